@@ -1,0 +1,219 @@
+package core
+
+import (
+	"time"
+
+	"flowbox/appliance/packet"
+)
+
+// PortKind is the resolved processing kind of a port.
+type PortKind uint8
+
+const (
+	Agnostic PortKind = iota
+	Push
+	Pull
+)
+
+func (k PortKind) String() string {
+	switch k {
+	case Push:
+		return "push"
+	case Pull:
+		return "pull"
+	}
+	return "agnostic"
+}
+
+// Output is one output port of an element. For a push output it leads to
+// the downstream element's push input; pushing on an unconnected output
+// frees the packets.
+type Output struct {
+	next     Pusher
+	nextPort int
+	Kind     PortKind
+	Packets  uint64 // packets pushed through this port (push outputs)
+}
+
+// Connect points a push output at a downstream input (used by the runtime).
+func (o *Output) Connect(next Pusher, port int) { o.next, o.nextPort = next, port }
+
+// Connected reports whether the output leads somewhere.
+func (o *Output) Connected() bool { return o.next != nil }
+
+// Push sends b downstream and leaves b empty. Ownership of the packets
+// moves to the downstream element.
+func (o *Output) Push(ctx *Ctx, b *packet.Batch) {
+	if b.N == 0 {
+		return
+	}
+	o.Packets += uint64(b.N)
+	if o.next == nil {
+		ctx.Pool.FreeBatch(b)
+		return
+	}
+	o.next.Push(ctx, o.nextPort, b)
+	b.N = 0
+}
+
+// Input is one input port. For a pull input it leads to the upstream
+// element's pull output.
+type Input struct {
+	prev     Puller
+	prevPort int
+	Kind     PortKind
+}
+
+// Connect points a pull input at an upstream output (used by the runtime).
+func (in *Input) Connect(prev Puller, port int) { in.prev, in.prevPort = prev, port }
+
+// Connected reports whether the input has an upstream.
+func (in *Input) Connected() bool { return in.prev != nil }
+
+// Pull appends up to max packets from upstream to b and returns how many
+// were added.
+func (in *Input) Pull(ctx *Ctx, b *packet.Batch, max int) int {
+	if in.prev == nil {
+		return 0
+	}
+	if room := packet.MaxBatch - b.N; max > room {
+		max = room
+	}
+	n := b.N
+	in.prev.Pull(ctx, in.prevPort, b, max)
+	return b.N - n
+}
+
+// Base is embedded in every element. The runtime fills it in.
+type Base struct {
+	name     string
+	class    string
+	config   string
+	landmark string // "file:line:col" of the declaration
+	ins      []Input
+	outs     []Output
+	scratch  []packet.Batch // one per output, for elements that split batches
+	task     bool
+	thread   int
+	router   Router
+	Drops    uint64 // packets this element dropped (malformed, policy, full)
+}
+
+// Core returns the Base itself (it makes every embedding type an Element).
+func (b *Base) Core() *Base { return b }
+
+// Name is the element's full name (outer/inner inside compounds).
+func (b *Base) Name() string { return b.name }
+
+// Class is the element's class name.
+func (b *Base) Class() string { return b.class }
+
+// Config is the configuration string as written.
+func (b *Base) Config() string { return b.config }
+
+// Landmark is "file:line:col" of the element's declaration.
+func (b *Base) Landmark() string { return b.landmark }
+
+// NInputs and NOutputs are the port counts in use.
+func (b *Base) NInputs() int  { return len(b.ins) }
+func (b *Base) NOutputs() int { return len(b.outs) }
+
+// Input returns input port i.
+func (b *Base) Input(i int) *Input { return &b.ins[i] }
+
+// Output returns output port i.
+func (b *Base) Output(i int) *Output { return &b.outs[i] }
+
+// Scratch returns a per-output scratch batch for splitting.
+func (b *Base) Scratch(i int) *packet.Batch { return &b.scratch[i] }
+
+// Emit appends p to output i's scratch batch, pushing it when full.
+func (b *Base) Emit(ctx *Ctx, i int, p *packet.Packet) {
+	s := &b.scratch[i]
+	s.P[s.N] = p
+	s.N++
+	if s.N == packet.MaxBatch {
+		b.outs[i].Push(ctx, s)
+	}
+}
+
+// Flush pushes every non-empty scratch batch, in port order.
+func (b *Base) Flush(ctx *Ctx) {
+	for i := range b.scratch {
+		if b.scratch[i].N > 0 {
+			b.outs[i].Push(ctx, &b.scratch[i])
+		}
+	}
+}
+
+// Drop frees p and counts it as dropped by this element.
+func (b *Base) Drop(ctx *Ctx, p *packet.Packet) {
+	b.Drops++
+	ctx.Pool.Free(p)
+}
+
+// ScheduleTask marks the element as a task (it must implement Tasker).
+func (b *Base) ScheduleTask() { b.task = true }
+
+// IsTask reports whether the element asked to be scheduled.
+func (b *Base) IsTask() bool { return b.task }
+
+// Thread is the worker thread the element is assigned to.
+func (b *Base) Thread() int { return b.thread }
+
+// Router returns the graph the element lives in (nil before Initialize).
+func (b *Base) Router() Router { return b.router }
+
+// Setup is called by the runtime before Configure.
+func (b *Base) Setup(name, class, config, landmark string, nin, nout int) {
+	b.name, b.class, b.config, b.landmark = name, class, config, landmark
+	b.ins = make([]Input, nin)
+	b.outs = make([]Output, nout)
+	b.scratch = make([]packet.Batch, nout)
+}
+
+// SetRouter and SetThread are called by the runtime.
+func (b *Base) SetRouter(r Router) { b.router = r }
+func (b *Base) SetThread(t int)    { b.thread = t }
+
+// SetConfig records a new configuration string (live reconfiguration).
+func (b *Base) SetConfig(c string) { b.config = c }
+
+// Timer calls fn on the owning element's worker thread at a set time.
+type Timer struct {
+	Fn    func(ctx *Ctx)
+	when  int64
+	Index int // heap position, managed by the scheduler; -1 when idle
+	q     TimerQueue
+}
+
+// TimerQueue is implemented by the scheduler that owns a timer.
+type TimerQueue interface {
+	UpdateTimer(t *Timer)
+}
+
+// NewTimer returns an unscheduled timer that runs fn.
+func NewTimer(fn func(ctx *Ctx)) *Timer { return &Timer{Fn: fn, Index: -1} }
+
+// Attach binds the timer to its scheduler (used by the runtime).
+func (t *Timer) Attach(q TimerQueue) { t.q = q }
+
+// When is the scheduled expiry in Unix nanoseconds (0 if idle).
+func (t *Timer) When() int64 { return t.when }
+
+// ScheduleAt arms the timer for Unix-nanosecond time at.
+func (t *Timer) ScheduleAt(at int64) {
+	t.when = at
+	if t.q != nil {
+		t.q.UpdateTimer(t)
+	}
+}
+
+// ScheduleAfter arms the timer d after now.
+func (t *Timer) ScheduleAfter(now int64, d time.Duration) { t.ScheduleAt(now + int64(d)) }
+
+// Unschedule disarms the timer.
+func (t *Timer) Unschedule() { t.ScheduleAt(0) }
+
+// Scheduled reports whether the timer is armed.
+func (t *Timer) Scheduled() bool { return t.when != 0 }
