@@ -54,9 +54,14 @@ type Value = func(string) error
 func (a *Args) Parse(specs ...Spec) error {
 	var errs []string
 	given := map[string]bool{}
-	var positional []string
+	type posArg struct {
+		text      string
+		keywordly bool // looks like an (undeclared) upper-case keyword
+	}
+	var positional []posArg
 	for _, arg := range a.raw {
-		if kw, val, ok := keywordOf(arg); ok {
+		kw, val, ok := keywordOf(arg)
+		if ok {
 			if s := findSpec(specs, kw); s != nil {
 				if err := s.set(val); err != nil {
 					errs = append(errs, kw+": "+err.Error())
@@ -65,35 +70,42 @@ func (a *Args) Parse(specs ...Spec) error {
 				continue
 			}
 		}
-		positional = append(positional, arg)
+		positional = append(positional, posArg{arg, ok && isUpperWord(kw)})
 	}
+	// Click: a positional slot skips an argument that looks like a keyword,
+	// unless the slot is mandatory and still unfilled.
 	pi := 0
 	for i := range specs {
 		s := &specs[i]
-		if !s.positional || pi >= len(positional) {
+		if !s.positional || given[s.Name] {
 			continue
 		}
-		if given[s.Name] {
-			continue
+		for pi < len(positional) && positional[pi].keywordly && !s.mandatory && !s.rest {
+			kw, _, _ := keywordOf(positional[pi].text)
+			errs = append(errs, kw+": unknown argument")
+			pi++
+		}
+		if pi >= len(positional) {
+			break
 		}
 		if s.rest {
 			for ; pi < len(positional); pi++ {
-				_ = s.set(positional[pi])
+				_ = s.set(positional[pi].text)
 			}
 			given[s.Name] = true
 			break
 		}
-		if err := s.set(positional[pi]); err != nil {
+		if err := s.set(positional[pi].text); err != nil {
 			errs = append(errs, s.Name+": "+err.Error())
 		}
 		given[s.Name] = true
 		pi++
 	}
 	for ; pi < len(positional); pi++ {
-		if kw, _, ok := keywordOf(positional[pi]); ok && isUpperWord(kw) {
+		if kw, _, ok := keywordOf(positional[pi].text); ok && positional[pi].keywordly {
 			errs = append(errs, kw+": unknown argument")
 		} else {
-			errs = append(errs, fmt.Sprintf("too many arguments (%q)", positional[pi]))
+			errs = append(errs, fmt.Sprintf("too many arguments (%q)", positional[pi].text))
 		}
 	}
 	for _, s := range specs {
@@ -144,9 +156,12 @@ func isKeywordChar(c byte, first bool) bool {
 }
 
 func isUpperWord(s string) bool {
+	if s == "" || s[0] >= '0' && s[0] <= '9' {
+		return false
+	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !(c == '_' || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
+		if !(c == '_' || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ':' || c == '.' || c == '?' || c == '!') {
 			return false
 		}
 	}

@@ -94,6 +94,7 @@ type Base struct {
 	outs     []Output
 	scratch  []packet.Batch // one per output, for elements that split batches
 	task     bool
+	stopper  bool
 	thread   int
 	router   Router
 	Drops    uint64 // packets this element dropped (malformed, policy, full)
@@ -154,6 +155,14 @@ func (b *Base) Drop(ctx *Ctx, p *packet.Packet) {
 
 // ScheduleTask marks the element as a task (it must implement Tasker).
 func (b *Base) ScheduleTask() { b.task = true }
+
+// SetStopper declares the element a STOP source (call in Configure when
+// STOP is true): the run ends once every stopper has called
+// Router().StopperDone and the graph has drained.
+func (b *Base) SetStopper() { b.stopper = true }
+
+// IsStopper reports whether the element declared itself a STOP source.
+func (b *Base) IsStopper() bool { return b.stopper }
 
 // IsTask reports whether the element asked to be scheduled.
 func (b *Base) IsTask() bool { return b.task }

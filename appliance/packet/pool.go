@@ -119,13 +119,9 @@ func (pl *Pool) refillBufs() {
 }
 
 func (pl *Pool) putPacketStruct(p *Packet) {
-	p.buf = nil
 	pl.pkts = append(pl.pkts, p)
 	if len(pl.pkts) >= 2*magazine {
-		m := make([]*Packet, magazine)
-		copy(m, pl.pkts[magazine:])
-		pl.pkts = pl.pkts[:magazine]
-		pl.depot.givePkts(m)
+		pl.spillPkts()
 	}
 }
 
@@ -213,7 +209,8 @@ func (pl *Pool) Free(p *Packet) {
 }
 
 // FreeBatch frees every packet in b and empties it. Runs of packets that
-// share one buffer (clones from a source) release it with one atomic add.
+// share one buffer (clones from a source) release it with one atomic add,
+// and packet structs go back to the free list in bulk.
 func (pl *Pool) FreeBatch(b *Batch) {
 	n := b.N
 	for i := 0; i < n; {
@@ -226,29 +223,45 @@ func (pl *Pool) FreeBatch(b *Batch) {
 		if buf.refs.Load() == run || buf.refs.Add(-run) == 0 {
 			pl.putBuffer(buf)
 		}
-		for k := i; k < j; k++ {
-			pl.putPacketStruct(b.P[k])
-			b.P[k] = nil
-		}
 		i = j
+	}
+	pl.pkts = append(pl.pkts, b.P[:n]...)
+	if len(pl.pkts) >= 2*magazine {
+		pl.spillPkts()
 	}
 	b.N = 0
 }
 
+// spillPkts hands one magazine of packet structs to the depot.
+func (pl *Pool) spillPkts() {
+	m := make([]*Packet, magazine)
+	k := len(pl.pkts) - magazine
+	copy(m, pl.pkts[k:])
+	pl.pkts = pl.pkts[:k]
+	pl.depot.givePkts(m)
+}
+
 // CloneN appends n clones of tmpl to b, taking n references on its buffer
-// with one atomic add. It returns the number appended (limited by space).
+// with one atomic add and n packet structs from the free list in bulk. It
+// returns the number appended (limited by space).
 func (pl *Pool) CloneN(tmpl *Packet, b *Batch, n int) int {
 	if room := MaxBatch - b.N; n > room {
 		n = room
 	}
-	tmpl.buf.refs.Add(int32(n))
-	for i := 0; i < n; i++ {
-		c := pl.getPacketStruct()
-		c.buf = tmpl.buf
-		c.head, c.tail = tmpl.head, tmpl.tail
-		c.Anno = tmpl.Anno
-		b.P[b.N] = c
-		b.N++
+	for len(pl.pkts) < n {
+		pl.refillPkts()
 	}
+	tmpl.buf.refs.Add(int32(n))
+	k := len(pl.pkts) - n
+	dst := b.P[b.N : b.N+n]
+	copy(dst, pl.pkts[k:])
+	pl.pkts = pl.pkts[:k]
+	buf, head, tail := tmpl.buf, tmpl.head, tmpl.tail
+	for _, c := range dst {
+		c.buf = buf
+		c.head, c.tail = head, tail
+		c.Anno = tmpl.Anno
+	}
+	b.N += n
 	return n
 }

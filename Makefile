@@ -1,0 +1,48 @@
+# flowbox — see README.md. Two commands matter on a fresh machine:
+#   make run    runs the appliance on its embedded default config (no NIC, no root)
+#   make test   runs every test (CI calls this through .ci/run)
+GO       ?= go
+GOFLAGS  ?=
+export CGO_ENABLED = 0
+BIN      := bin
+PKGS     := ./...
+# Packages with cross-thread code, also run under the race detector.
+RACE_PKGS := ./appliance/runtime/ ./appliance/packet/ ./elements/standard/
+
+.PHONY: all build run test test-deps test-race bench bench-io lint fuzz clean
+
+all: build
+
+build:
+	$(GO) build $(GOFLAGS) -o $(BIN)/flowbox ./appliance/cmd/flowbox
+	@if [ -d tracebox/cmd/tracebox ]; then $(GO) build $(GOFLAGS) -o $(BIN)/tracebox ./tracebox/cmd/tracebox; fi
+
+run: build
+	$(BIN)/flowbox run --monitor 1s
+
+# test-deps installs the system tools the network tests use (ip, nft,
+# iptables, tcpdump-free). It only acts when a tool is missing and we are
+# root, so it is a no-op on a prepared machine.
+test-deps:
+	@./.ci/install-test-deps
+
+test: test-deps
+	$(GO) vet $(PKGS)
+	$(GO) test -count=1 -timeout 15m $(PKGS)
+	CGO_ENABLED=1 $(GO) test -count=1 -race -timeout 10m $(RACE_PKGS)
+
+# Benchmarks print an Mpps table (one core); see docs/benchmarks.md.
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 2s -count 1 ./tests/bench/ | tee /tmp/flowbox-bench.txt | $(GO) run ./tests/benchtable
+
+lint:
+	gofmt -l . | tee /dev/stderr | (! read)
+	$(GO) vet $(PKGS)
+
+# Longer fuzzing by hand: make fuzz FUZZ=FuzzParse PKG=./appliance/lang FUZZTIME=60s
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '$(FUZZ)' -fuzztime $(FUZZTIME) $(PKG)
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"flowbox/appliance/core"
+	"flowbox/appliance/lang"
+	"flowbox/firmware"
+)
+
+// configSource says where a configuration comes from.
+type configSource struct {
+	file    string            // -f FILE or positional FILE; "-" is stdin
+	expr    string            // -e EXPR
+	defines map[string]string // VAR=VALUE arguments
+}
+
+var varAssign = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
+
+// addPositional takes a positional argument: VAR=VALUE or the file name.
+func (c *configSource) addPositional(arg string) error {
+	if varAssign.MatchString(arg) {
+		k, v, _ := strings.Cut(arg, "=")
+		c.defines[k] = v
+		return nil
+	}
+	if c.file != "" {
+		return fmt.Errorf("more than one configuration file given (%q and %q)", c.file, arg)
+	}
+	c.file = arg
+	return nil
+}
+
+// load reads and parses the configuration; with neither file nor
+// expression it uses the embedded default (firmware/default.click).
+func (c *configSource) load() (*lang.Graph, error) {
+	name, src, err := c.read()
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Dir(name)
+	opts := lang.Options{
+		Defines: c.defines,
+		IsClass: func(n string) bool { return core.Lookup(n) != nil },
+		ReadFile: func(f string) ([]byte, error) {
+			if !filepath.IsAbs(f) {
+				f = filepath.Join(dir, f)
+			}
+			return os.ReadFile(f)
+		},
+	}
+	return lang.Parse(name, src, opts)
+}
+
+func (c *configSource) read() (string, []byte, error) {
+	switch {
+	case c.expr != "" && c.file != "":
+		return "", nil, fmt.Errorf("give either -e EXPR or a file, not both")
+	case c.expr != "":
+		return "<expr>", []byte(c.expr), nil
+	case c.file == "-":
+		b, err := io.ReadAll(os.Stdin)
+		return "<stdin>", b, err
+	case c.file != "":
+		b, err := os.ReadFile(c.file)
+		if err != nil {
+			return "", nil, fmt.Errorf("cannot read configuration: %v", err)
+		}
+		return c.file, b, nil
+	}
+	return firmware.DefaultConfigName, firmware.DefaultConfig, nil
+}
+
+// printErrors prints a build or parse error; lists print one per error.
+func printErrors(err error) {
+	fmt.Fprintln(os.Stderr, err.Error())
+}

@@ -1,0 +1,209 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"flowbox/appliance/core"
+)
+
+// StopperDone implements core.Router.
+func (r *Router) StopperDone(e core.Element) {
+	s := r.sched
+	s.mu.Lock()
+	s.done[e] = true
+	all := len(s.done) >= s.stoppers
+	s.mu.Unlock()
+	if all {
+		s.finished.Store(time.Now().UnixNano())
+		s.draining.Store(true)
+	}
+}
+
+// StoppersFinished is when the last STOP source finished (zero if not yet):
+// benchmarks time runs up to this point, excluding drain detection.
+func (r *Router) StoppersFinished() time.Time {
+	if ns := r.sched.finished.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
+}
+
+// Stop implements core.Router: the run ends as soon as possible.
+func (r *Router) Stop() {
+	r.sched.stopOnce.Do(func() { close(r.sched.stopCh) })
+}
+
+// Logf implements core.Router.
+func (r *Router) Logf(e core.Element, format string, args ...any) {
+	name := "router"
+	if e != nil {
+		name = e.Core().Name()
+	}
+	r.Log(name + ": " + fmt.Sprintf(format, args...))
+}
+
+// CallWrite implements core.Router. Called from the packet path (e.g.
+// Counter's COUNT_CALL) it runs inline: we are already on a worker thread.
+func (r *Router) CallWrite(from core.Element, handler, value string) error {
+	_, h, err := r.findHandler(from, handler)
+	if err != nil {
+		return err
+	}
+	if h.Write == nil {
+		return &HandlerError{Code: CodeNoHandler, Msg: fmt.Sprintf("handler '%s' is not writable", handler)}
+	}
+	return h.Write(value)
+}
+
+// AddTimer implements core.Router.
+func (r *Router) AddTimer(e core.Element, t *core.Timer) {
+	w := r.sched.workers[e.Core().Thread()%len(r.sched.workers)]
+	t.Attach(w)
+	if t.Scheduled() {
+		w.UpdateTimer(t)
+	}
+}
+
+// Running reports whether the graph is running.
+func (r *Router) Running() bool { return r.sched.running.Load() }
+
+// RunOptions control a run.
+type RunOptions struct {
+	// Pin pins worker threads to CPUs (worker i on CPU i mod NumCPU).
+	Pin bool
+	// MaxDrain bounds how long the graph may take to drain after every
+	// STOP source finished (default 5s).
+	MaxDrain time.Duration
+}
+
+// Run runs the graph until ctx is cancelled, Stop is called, or every
+// STOP source has finished and the graph has drained. Elements' Cleanup
+// runs afterwards (flushing outputs such as ToDump).
+func (r *Router) Run(ctx context.Context, opt RunOptions) error {
+	s := r.sched
+	s.pin = opt.Pin
+	s.prepare()
+	if opt.MaxDrain == 0 {
+		opt.MaxDrain = 5 * time.Second
+	}
+	// Handler calls made before this point ran inline; the lock makes
+	// sure none is still running when the workers start.
+	s.stateMu.Lock()
+	s.running.Store(true)
+	for _, w := range s.workers {
+		s.wg.Add(1)
+		go func(w *worker) {
+			defer s.wg.Done()
+			w.loop()
+		}(w)
+	}
+	s.stateMu.Unlock()
+	r.watch(ctx, opt.MaxDrain)
+	s.stopping.Store(true)
+	r.Stop()
+	s.wg.Wait()
+	s.stateMu.Lock()
+	s.running.Store(false)
+	s.stateMu.Unlock()
+	r.cleanup()
+	return nil
+}
+
+// watch returns when the run should end.
+func (r *Router) watch(ctx context.Context, maxDrain time.Duration) {
+	s := r.sched
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	var drainStart time.Time
+	quiet := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.stopCh:
+			return
+		case <-tick.C:
+		}
+		if !s.draining.Load() {
+			continue
+		}
+		if drainStart.IsZero() {
+			drainStart = time.Now()
+		}
+		if allIdle(s.workers) {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		if quiet >= 3 || time.Since(drainStart) > maxDrain {
+			return
+		}
+	}
+}
+
+func allIdle(ws []*worker) bool {
+	for _, w := range ws {
+		if !w.idle.Load() {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *Router) cleanup() {
+	ctx := r.sched.workers[0].ctx
+	for _, n := range r.Nodes {
+		if c, ok := n.Elem.(core.Cleaner); ok {
+			func() {
+				defer func() {
+					if p := recover(); p != nil {
+						r.Logf(n.Elem, "internal error during cleanup: %v", p)
+					}
+				}()
+				c.Cleanup(ctx)
+			}()
+		}
+	}
+}
+
+// onThread runs f on element e's worker thread when the graph is running
+// (between batches), or directly otherwise, and waits for it.
+func (r *Router) onThread(e core.Element, f func()) {
+	s := r.sched
+	s.stateMu.RLock()
+	if !s.running.Load() {
+		f()
+		s.stateMu.RUnlock()
+		return
+	}
+	s.stateMu.RUnlock()
+	w := s.workers[e.Core().Thread()%len(s.workers)]
+	var once sync.Once
+	done := make(chan struct{})
+	job := func() { once.Do(func() { defer close(done); f() }) }
+	w.nmail.Add(1)
+	select {
+	case w.mail <- job:
+	case <-s.stopCh:
+		w.nmail.Add(-1)
+		s.wg.Wait()
+		job()
+		return
+	}
+	select {
+	case <-done:
+	case <-s.stopCh:
+		// The worker may have exited before reading the mail: run it here
+		// once every worker is gone (once makes a double run impossible).
+		s.wg.Wait()
+		job()
+		<-done
+	}
+}
+
+// Ctx returns worker 0's context (for control-plane packet work while
+// stopped, e.g. tests).
+func (r *Router) Ctx() *core.Ctx { return r.sched.workers[0].ctx }

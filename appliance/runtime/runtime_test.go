@@ -1,0 +1,354 @@
+package runtime
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"flowbox/appliance/core"
+	"flowbox/appliance/lang"
+	"flowbox/appliance/packet"
+)
+
+// Test-only element classes, registered under names no real element uses.
+
+// tSource emits LIMIT packets (one byte: a sequence number) in batches.
+type tSource struct {
+	core.Base
+	limit, sent int
+	stop        bool
+}
+
+func (s *tSource) Configure(a *core.Args) error {
+	if err := a.Parse(core.Pos("LIMIT", core.Int(&s.limit)), core.Key("STOP", core.Bool(&s.stop))); err != nil {
+		return err
+	}
+	s.ScheduleTask()
+	if s.stop {
+		s.SetStopper()
+	}
+	return nil
+}
+
+func (s *tSource) RunTask(ctx *core.Ctx) bool {
+	if s.sent >= s.limit {
+		return false
+	}
+	var b packet.Batch
+	for s.sent < s.limit && !b.Full() {
+		p := ctx.Pool.New(1)
+		p.Data()[0] = byte(s.sent)
+		b.Append(p)
+		s.sent++
+	}
+	s.Output(0).Push(ctx, &b)
+	if s.sent >= s.limit && s.stop {
+		s.Router().StopperDone(s)
+	}
+	return true
+}
+
+// tSink counts what it receives, checking order.
+type tSink struct {
+	core.Base
+	count   atomic.Int64
+	inOrder atomic.Bool
+	next    byte
+}
+
+func (s *tSink) Initialize(core.Router) error { s.inOrder.Store(true); return nil }
+
+func (s *tSink) Push(ctx *core.Ctx, _ int, b *packet.Batch) {
+	for _, p := range b.Packets() {
+		if p.Data()[0] != s.next {
+			s.inOrder.Store(false)
+		}
+		s.next++
+	}
+	s.count.Add(int64(b.N))
+	ctx.Pool.FreeBatch(b)
+}
+
+func (s *tSink) Handlers() []core.Handler {
+	return []core.Handler{core.ReadOnly("count", func() string { return itoa(int(s.count.Load())) })}
+}
+
+// tPass is a 1/1 agnostic processor.
+type tPass struct {
+	core.Base
+	seen int
+}
+
+func (t *tPass) Process(_ *core.Ctx, b *packet.Batch) { t.seen += b.N }
+
+func (t *tPass) Handlers() []core.Handler {
+	return []core.Handler{
+		core.ReadWrite("seen", func() string { return itoa(t.seen) }, func(v string) error { t.seen = 0; return nil }),
+	}
+}
+
+// tQueue is a minimal unbounded single-thread-safe queue (h/l).
+type tQueue struct {
+	core.Base
+	ch chan *packet.Packet
+}
+
+func (q *tQueue) Initialize(core.Router) error { q.ch = make(chan *packet.Packet, 100000); return nil }
+func (q *tQueue) Push(_ *core.Ctx, _ int, b *packet.Batch) {
+	for _, p := range b.Packets() {
+		q.ch <- p
+	}
+}
+func (q *tQueue) Pull(_ *core.Ctx, _ int, b *packet.Batch, max int) {
+	for i := 0; i < max; i++ {
+		select {
+		case p := <-q.ch:
+			b.Append(p)
+		default:
+			return
+		}
+	}
+}
+
+// tUnqueue pulls and pushes (l/h task).
+type tUnqueue struct{ core.Base }
+
+func (u *tUnqueue) Initialize(core.Router) error { u.ScheduleTask(); return nil }
+func (u *tUnqueue) RunTask(ctx *core.Ctx) bool {
+	var b packet.Batch
+	if u.Input(0).Pull(ctx, &b, 32) == 0 {
+		return false
+	}
+	u.Output(0).Push(ctx, &b)
+	return true
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func init() {
+	core.Register(core.Class{Name: "TSource", Ports: "0/1", Processing: "h/h", New: func() core.Element { return new(tSource) }})
+	core.Register(core.Class{Name: "TSink", Ports: "1/0", Processing: "h/h", New: func() core.Element { return new(tSink) }})
+	core.Register(core.Class{Name: "TPass", Ports: "1/1", Processing: "a/a", New: func() core.Element { return new(tPass) }})
+	core.Register(core.Class{Name: "TQueue", Ports: "1/1", Processing: "h/l", New: func() core.Element { return new(tQueue) }})
+	core.Register(core.Class{Name: "TUnqueue", Ports: "1/1", Processing: "l/h", New: func() core.Element { return new(tUnqueue) }})
+	core.Register(core.Class{Name: "TTwoOut", Ports: "1/1-2", Processing: "a/ah", New: func() core.Element { return new(tPass) }})
+}
+
+func parse(t *testing.T, conf string) *lang.Graph {
+	t.Helper()
+	g, err := lang.Parse("test.click", []byte(conf), lang.Options{IsClass: func(n string) bool { return core.Lookup(n) != nil }})
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	return g
+}
+
+func build(t *testing.T, conf string, threads int) (*Router, error) {
+	t.Helper()
+	return Build(parse(t, conf), BuildOptions{Threads: threads, Log: func(string) {}})
+}
+
+func TestBuildErrors(t *testing.T) {
+	cases := []struct {
+		name, conf string
+		want       []string // every one must appear
+	}{
+		{"direct push/pull conflict", "s :: TSource(1); q1 :: TQueue; q2 :: TQueue; s -> q1 -> q2 -> TUnqueue -> TSink",
+			[]string{"test.click:1:", "'q1 :: TQueue' pull output 0 connected to 'q2 :: TQueue' push input 0"}},
+		{"mixed agnostic context", "s :: TSource(1) -> p :: TPass -> u :: TUnqueue -> TSink",
+			[]string{"agnostic 'p :: TPass' in mixed context: pull output 0, push input 0"}},
+		{"illegal reuse of push output", "s :: TSource(1); s -> a :: TSink; s -> b :: TSink",
+			[]string{"illegal reuse of 's :: TSource' push output 0"}},
+		{"unused output", "s :: TSource(1); p :: TPass; s -> p",
+			[]string{"'p :: TPass' output 0 unused"}},
+		{"unused input", "k :: TSink",
+			[]string{"'k :: TSink' input 0 unused"}},
+		{"no such output port", "s :: TSource(1); s [1] -> TSink",
+			[]string{"'s :: TSource' has no output 1"}},
+		{"configure error names the element and argument", "s :: TSource(LIMIT many) -> TSink",
+			[]string{"test.click:1:1:", "'s :: TSource': LIMIT: expected integer"}},
+		{"all errors in one run", "a :: TSource(x) -> TSink;\nb :: TSource(y) -> TSink;",
+			[]string{"test.click:1:", "test.click:2:"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := build(t, tc.conf, 1)
+			if err == nil {
+				t.Fatalf("no error for %q", tc.conf)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q\ndoes not contain %q", err, w)
+				}
+			}
+			if _, ok := err.(lang.ErrorList); !ok {
+				t.Errorf("error is %T, want lang.ErrorList", err)
+			}
+		})
+	}
+}
+
+func TestUnknownClassSuggestsNearest(t *testing.T) {
+	g := &lang.Graph{Elements: []*lang.Element{{Name: "x", Class: "TSourc", Pos: lang.Pos{File: "f", Line: 1, Col: 1}}}}
+	_, err := Build(g, BuildOptions{})
+	if err == nil || !strings.Contains(err.Error(), "unknown element class 'TSourc'") || !strings.Contains(err.Error(), "did you mean 'TSource'") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestPushPullResolution(t *testing.T) {
+	r, err := build(t, "s :: TSource(1) -> a :: TPass -> q :: TQueue -> b :: TPass -> u :: TUnqueue -> k :: TSink", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Node("a").Elem.Core().Output(0).Kind; got != core.Push {
+		t.Errorf("a output = %v, want push", got)
+	}
+	if got := r.Node("b").Elem.Core().Input(0).Kind; got != core.Pull {
+		t.Errorf("b input = %v, want pull", got)
+	}
+	ports, err := r.Read("b.ports", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "1 input\npull~\t-\tq [0]\n1 output\npull~\t-\t[0] u\n"
+	if ports != want {
+		t.Errorf("ports = %q, want %q", ports, want)
+	}
+}
+
+func TestOptionalOutputStaysUnconnected(t *testing.T) {
+	// 1/1-2 with only output 0 used: one output, no "unused" error.
+	r, err := build(t, "TSource(1) -> x :: TTwoOut -> TSink", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := r.Node("x").Elem.Core().NOutputs(); n != 1 {
+		t.Errorf("outputs = %d, want 1", n)
+	}
+}
+
+func TestRunStopsWhenSourcesFinishAndDrains(t *testing.T) {
+	for _, threads := range []int{1, 2} {
+		r, err := build(t, `
+			s1 :: TSource(1000, STOP true) -> q :: TQueue -> TUnqueue -> k :: TSink;
+		`, threads)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := r.Run(ctx, RunOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("threads=%d: run did not end by itself", threads)
+		}
+		cancel()
+		k := r.Node("k").Elem.(*tSink)
+		if k.count.Load() != 1000 || !k.inOrder.Load() {
+			t.Errorf("threads=%d: sink got %d packets (in order: %v), want 1000 in order", threads, k.count.Load(), k.inOrder.Load())
+		}
+	}
+}
+
+func TestQueueSplitsThreads(t *testing.T) {
+	r, err := build(t, "TSource(10, STOP true) -> a :: TPass -> q :: TQueue -> u :: TUnqueue -> k :: TSink", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ta, tu := r.Node("a").Elem.Core().Thread(), r.Node("u").Elem.Core().Thread(); ta == tu {
+		t.Errorf("producer and consumer on the same thread %d with 2 threads", ta)
+	}
+	if tk, tu := r.Node("k").Elem.Core().Thread(), r.Node("u").Elem.Core().Thread(); tk != tu {
+		t.Errorf("sink on thread %d, its puller on %d", tk, tu)
+	}
+}
+
+func TestHandlersWhileRunning(t *testing.T) {
+	r, err := build(t, "TSource(1000000000) -> p :: TPass -> TSink", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx, RunOptions{}); close(done) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		v, err := r.Read("p.seen", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v != "0" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("p.seen never moved")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := r.Write("p.seen", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Read("p.nosuch", ""); err == nil || err.(*HandlerError).Code != CodeNoHandler {
+		t.Errorf("missing handler error = %v", err)
+	}
+	if _, err := r.Read("nosuch.count", ""); err == nil || err.(*HandlerError).Code != CodeNoElement {
+		t.Errorf("missing element error = %v", err)
+	}
+	if err := r.Write("stop", ""); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("write to stop did not end the run")
+	}
+	cancel()
+}
+
+func TestGlobalHandlersAndGlobs(t *testing.T) {
+	r, err := build(t, "a :: TSource(1) -> b :: TSink; c :: TSource(2) -> d :: TSink", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, _ := r.Read("list", "")
+	if list != "4\na\nb\nc\nd\n" {
+		t.Errorf("list = %q", list)
+	}
+	specs, err := r.ExpandHandlers("*.count")
+	if err != nil || strings.Join(specs, " ") != "b.count d.count" {
+		t.Errorf("*.count -> %v, %v", specs, err)
+	}
+	specs, err = r.ExpandHandlers("TSink.count")
+	if err != nil || strings.Join(specs, " ") != "b.count d.count" {
+		t.Errorf("TSink.count -> %v, %v", specs, err)
+	}
+	if v, _ := r.Read("1.class", ""); v != "TSource" {
+		t.Errorf("1.class = %q", v)
+	}
+}
+
+func TestTimersFireOnWorker(t *testing.T) {
+	r, err := build(t, "TSource(1) -> p :: TPass -> TSink", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fired := make(chan int, 1)
+	tm := core.NewTimer(func(ctx *core.Ctx) { fired <- ctx.Thread })
+	r.AddTimer(r.Node("p").Elem, tm)
+	tm.ScheduleAt(time.Now().Add(5 * time.Millisecond).UnixNano())
+	ctx, cancel := context.WithCancel(context.Background())
+	go r.Run(ctx, RunOptions{})
+	defer cancel()
+	select {
+	case th := <-fired:
+		if th != 0 {
+			t.Errorf("timer ran on thread %d", th)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("timer never fired")
+	}
+}
