@@ -80,6 +80,9 @@ func Build(g *lang.Graph, opt BuildOptions) (*Router, error) {
 	r.sched = newScheduler(r, threads)
 	for _, n := range r.Nodes {
 		n.Elem.Core().SetRouter(r)
+		if n.Elem.Core().IsStopper() {
+			r.sched.stoppers++
+		}
 	}
 	r.sched.assign()
 	if !opt.SkipInitialize {

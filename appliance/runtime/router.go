@@ -81,14 +81,21 @@ type RunOptions struct {
 
 // Run runs the graph until ctx is cancelled, Stop is called, or every
 // STOP source has finished and the graph has drained. Elements' Cleanup
-// runs afterwards (flushing outputs such as ToDump).
+// runs afterwards (flushing outputs such as ToDump). To run with hot
+// reconfiguration, use a Runner.
 func (r *Router) Run(ctx context.Context, opt RunOptions) error {
+	r.start(opt)
+	r.watch(ctx, opt.MaxDrain, nil)
+	r.halt()
+	r.cleanup(nil)
+	return nil
+}
+
+// start launches the workers.
+func (r *Router) start(opt RunOptions) {
 	s := r.sched
 	s.pin = opt.Pin
 	s.prepare()
-	if opt.MaxDrain == 0 {
-		opt.MaxDrain = 5 * time.Second
-	}
 	// Handler calls made before this point ran inline; the lock makes
 	// sure none is still running when the workers start.
 	s.stateMu.Lock()
@@ -101,19 +108,26 @@ func (r *Router) Run(ctx context.Context, opt RunOptions) error {
 		}(w)
 	}
 	s.stateMu.Unlock()
-	r.watch(ctx, opt.MaxDrain)
+}
+
+// halt stops the workers at a batch boundary and waits for them: after it
+// returns no packet is inside a push or pull path, only in element state
+// (queues, reassembly buffers).
+func (r *Router) halt() {
+	s := r.sched
 	s.stopping.Store(true)
-	r.Stop()
 	s.wg.Wait()
 	s.stateMu.Lock()
 	s.running.Store(false)
 	s.stateMu.Unlock()
-	r.cleanup()
-	return nil
 }
 
-// watch returns when the run should end.
-func (r *Router) watch(ctx context.Context, maxDrain time.Duration) {
+// watch returns when the run should end, or when a swap is requested on
+// swaps (then it returns the request).
+func (r *Router) watch(ctx context.Context, maxDrain time.Duration, swaps <-chan *swapRequest) *swapRequest {
+	if maxDrain == 0 {
+		maxDrain = 5 * time.Second
+	}
 	s := r.sched
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
@@ -122,9 +136,11 @@ func (r *Router) watch(ctx context.Context, maxDrain time.Duration) {
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-s.stopCh:
-			return
+			return nil
+		case req := <-swaps:
+			return req
 		case <-tick.C:
 		}
 		if !s.draining.Load() {
@@ -139,7 +155,7 @@ func (r *Router) watch(ctx context.Context, maxDrain time.Duration) {
 			quiet = 0
 		}
 		if quiet >= 3 || time.Since(drainStart) > maxDrain {
-			return
+			return nil
 		}
 	}
 }
@@ -153,9 +169,14 @@ func allIdle(ws []*worker) bool {
 	return true
 }
 
-func (r *Router) cleanup() {
+// cleanup runs Cleanup on every element except those in keep (taken over
+// by a new graph in a hot reconfiguration).
+func (r *Router) cleanup(keep map[core.Element]bool) {
 	ctx := r.sched.workers[0].ctx
 	for _, n := range r.Nodes {
+		if keep[n.Elem] {
+			continue
+		}
 		if c, ok := n.Elem.(core.Cleaner); ok {
 			func() {
 				defer func() {

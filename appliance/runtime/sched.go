@@ -141,9 +141,6 @@ func (s *scheduler) prepare() {
 	}
 	for _, nd := range s.r.Nodes {
 		b := nd.Elem.Core()
-		if b.IsStopper() {
-			s.stoppers++
-		}
 		if !b.IsTask() {
 			continue
 		}
