@@ -56,6 +56,10 @@ type Options struct {
 	IsClass func(name string) bool
 	// ReadFile loads files named by require(library FILE); nil forbids it.
 	ReadFile func(name string) ([]byte, error)
+	// KeepUndefined leaves references to undefined variables ($X) in
+	// config strings as written, as Click itself does (Script elements use
+	// $x for their own variables). By default they are errors.
+	KeepUndefined bool
 }
 
 // Error is one located error.

@@ -172,7 +172,7 @@ func IsFirstFragment(ip []byte) bool {
 }
 
 // U16 and U32 read big-endian fields; Put16/Put32 write them.
-func U16(b []byte, off int) uint16     { return binary.BigEndian.Uint16(b[off:]) }
-func U32(b []byte, off int) uint32     { return binary.BigEndian.Uint32(b[off:]) }
+func U16(b []byte, off int) uint16      { return binary.BigEndian.Uint16(b[off:]) }
+func U32(b []byte, off int) uint32      { return binary.BigEndian.Uint32(b[off:]) }
 func Put16(b []byte, off int, v uint16) { binary.BigEndian.PutUint16(b[off:], v) }
 func Put32(b []byte, off int, v uint32) { binary.BigEndian.PutUint32(b[off:], v) }

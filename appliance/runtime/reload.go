@@ -47,7 +47,7 @@ func (rn *Runner) Router() *Router {
 
 // Read and Write call handlers on the current router.
 func (rn *Runner) Read(spec, arg string) (string, error) { return rn.Router().Read(spec, arg) }
-func (rn *Runner) Write(spec, value string) error     { return rn.Router().Write(spec, value) }
+func (rn *Runner) Write(spec, value string) error        { return rn.Router().Write(spec, value) }
 
 // Run runs until ctx ends, a Stop, or STOP sources finish and drain;
 // reconfigurations requested by Reload happen in between.
