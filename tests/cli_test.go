@@ -1,0 +1,169 @@
+// Package tests holds end-to-end tests that run the real binaries.
+package tests
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+var flowboxBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "flowbox-e2e")
+	if err != nil {
+		panic(err)
+	}
+	flowboxBin = filepath.Join(dir, "flowbox")
+	build := exec.Command("go", "build", "-o", flowboxBin, "flowbox/appliance/cmd/flowbox")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		os.Stderr.Write(out)
+		panic("building flowbox: " + err.Error())
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// flowbox runs the binary with a time limit and returns stdout, stderr
+// and the exit status.
+func flowbox(t *testing.T, stdin string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(flowboxBin, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("flowbox %v did not finish in 30s", args)
+	}
+	return out.String(), errb.String(), cmd.ProcessState.ExitCode()
+}
+
+func TestRunPrintsOneHandlerBare(t *testing.T) {
+	out, errs, code := flowbox(t, "", "run", "-e", "InfiniteSource(LIMIT 5, STOP true) -> c :: Counter -> Discard", "-h", "c.count")
+	if code != 0 || out != "5\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want 5", code, out, errs)
+	}
+}
+
+func TestRunPrintsSeveralHandlersClickStyle(t *testing.T) {
+	conf := "InfiniteSource(LIMIT 3, STOP true) -> ca :: Counter -> cb :: Counter -> Discard"
+	out, _, code := flowbox(t, "", "run", "-e", conf, "-h", "c*.count")
+	want := "ca.count:\n3\n\ncb.count:\n3\n\n"
+	if code != 0 || out != want {
+		t.Fatalf("exit %d, stdout %q, want %q", code, out, want)
+	}
+}
+
+func TestRunFlagsAfterFileAndDefines(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "c.click")
+	os.WriteFile(f, []byte("define($N 2)\nInfiniteSource(LIMIT $N, STOP true) -> c :: Counter -> Discard\n"), 0o644)
+	out, errs, code := flowbox(t, "", "run", f, "N=7", "-h", "c.count")
+	if code != 0 || out != "7\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want 7 (N=7 overrides define)", code, out, errs)
+	}
+}
+
+func TestCompoundElementNames(t *testing.T) {
+	conf := `elementclass Pipe { input -> c :: Counter -> output }
+InfiniteSource(LIMIT 4, STOP true) -> dns :: Pipe -> Discard`
+	out, errs, code := flowbox(t, "", "run", "-e", conf, "-h", "dns/c.count")
+	if code != 0 || out != "4\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+}
+
+func TestCheckReportsEveryErrorWithLocation(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "bad.click")
+	os.WriteFile(f, []byte("src :: InfiniteSource(LIMIT lots) -> Discard;\nq :: Queue(CAPACITY x);\nsrc2 :: InfiniteSource -> q -> Counter -> Idle;\n"), 0o644)
+	_, errs, code := flowbox(t, "", "check", f)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1; stderr %q", code, errs)
+	}
+	for _, want := range []string{f + ":1:1:", "LIMIT", f + ":2:1:", "CAPACITY"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errs)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^\s+\^$`).MatchString(errs) {
+		t.Errorf("no caret line in:\n%s", errs)
+	}
+	_, _, code = flowbox(t, "", "check", "-e", "InfiniteSource -> Discard")
+	if code != 0 {
+		t.Errorf("check of a good config exited %d", code)
+	}
+}
+
+func TestDocAndClasses(t *testing.T) {
+	out, _, code := flowbox(t, "", "doc", "Counter")
+	if code != 0 {
+		t.Fatalf("doc exit %d", code)
+	}
+	for _, want := range []string{"Counter", "SYNOPSIS", "HANDLERS", "count", "PORT COUNT"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("doc Counter lacks %q:\n%s", want, out)
+		}
+	}
+	out, _, code = flowbox(t, "", "classes")
+	if code != 0 || !strings.Contains(out, "InfiniteSource") || !strings.Contains(out, "Queue") {
+		t.Errorf("classes: exit %d\n%s", code, out)
+	}
+	_, errs, code := flowbox(t, "", "doc", "NoSuchClass")
+	if code != 1 || !strings.Contains(errs, "NoSuchClass") {
+		t.Errorf("doc of unknown class: exit %d, %q", code, errs)
+	}
+}
+
+func TestRunReadsConfigFromStdin(t *testing.T) {
+	out, errs, code := flowbox(t, "InfiniteSource(LIMIT 2, STOP true) -> c :: Counter -> Discard", "run", "-f", "-", "-h", "c.count")
+	if code != 0 || out != "2\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+}
+
+func TestDefaultConfigRunsUntilSignal(t *testing.T) {
+	cmd := exec.Command(flowboxBin, "run", "--monitor", "200ms", "-h", "rx.count")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(700 * time.Millisecond)
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("SIGINT did not stop the run")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("exit %d; stderr %s", code, errb.String())
+	}
+	s := out.String()
+	if !strings.Contains(s, "rx ") || !strings.Contains(s, "tx ") {
+		t.Errorf("monitor printed no counters:\n%s", s)
+	}
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	last := lines[len(lines)-1]
+	if last == "0" || last == "" {
+		t.Errorf("rx.count after the run = %q, want traffic", last)
+	}
+}
