@@ -227,7 +227,8 @@ func skipQuoted(s string, i int) int {
 	if j < len(s) {
 		j++
 	}
-	return j
+	// An unterminated quote ending in a backslash must not run past the end.
+	return min(j, len(s))
 }
 
 // SplitWords splits an argument into space-separated words, keeping quoted

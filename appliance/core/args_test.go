@@ -167,7 +167,7 @@ func TestPortSpec(t *testing.T) {
 }
 
 func FuzzSplitArgs(f *testing.F) {
-	for _, s := range []string{"", "a, b", `"x\"y", 'z'`, `\<0800>`, "f(1,(2)), // c\n3", "/* x", `"\x4`} {
+	for _, s := range []string{"", "a, b", `"x\"y", 'z'`, `\<0800>`, "f(1,(2)), // c\n3", "/* x", `"\x4`, `"\`, "0\"000\\"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

@@ -33,6 +33,17 @@ type Output struct {
 	nextPort int
 	Kind     PortKind
 	Packets  uint64 // packets pushed through this port (push outputs)
+	// Tap, when set, sees every batch before it moves on (packet tracing,
+	// pcap taps). It is nil in normal operation: one check per batch.
+	Tap   Tap
+	owner *Base
+	port  int
+}
+
+// Tap observes batches crossing an output (it must not keep or modify
+// the packets; clone what it needs).
+type Tap interface {
+	Observe(ctx *Ctx, from *Base, port int, b *packet.Batch)
 }
 
 // Connect points a push output at a downstream input (used by the runtime).
@@ -48,6 +59,9 @@ func (o *Output) Push(ctx *Ctx, b *packet.Batch) {
 		return
 	}
 	o.Packets += uint64(b.N)
+	if o.Tap != nil {
+		o.observe(ctx, b)
+	}
 	if o.next == nil {
 		ctx.Pool.FreeBatch(b)
 		return
@@ -56,12 +70,26 @@ func (o *Output) Push(ctx *Ctx, b *packet.Batch) {
 	b.N = 0
 }
 
+// observe is kept out of line so Push stays small enough to inline.
+func (o *Output) observe(ctx *Ctx, b *packet.Batch) {
+	o.Tap.Observe(ctx, o.owner, o.port, b)
+}
+
 // Input is one input port. For a pull input it leads to the upstream
 // element's pull output.
 type Input struct {
 	prev     Puller
 	prevPort int
 	Kind     PortKind
+	// Tap, when set, sees every packet pulled through this input.
+	Tap   PullTap
+	owner *Base
+	port  int
+}
+
+// PullTap observes packets pulled through an input (tracing).
+type PullTap interface {
+	ObservePull(ctx *Ctx, to *Base, port int, pkts []*packet.Packet)
 }
 
 // Connect points a pull input at an upstream output (used by the runtime).
@@ -81,6 +109,9 @@ func (in *Input) Pull(ctx *Ctx, b *packet.Batch, max int) int {
 	}
 	n := b.N
 	in.prev.Pull(ctx, in.prevPort, b, max)
+	if in.Tap != nil && b.N > n {
+		in.Tap.ObservePull(ctx, in.owner, in.port, b.P[n:b.N])
+	}
 	return b.N - n
 }
 
@@ -178,6 +209,12 @@ func (b *Base) Setup(name, class, config, landmark string, nin, nout int) {
 	b.name, b.class, b.config, b.landmark = name, class, config, landmark
 	b.ins = make([]Input, nin)
 	b.outs = make([]Output, nout)
+	for i := range b.outs {
+		b.outs[i].owner, b.outs[i].port = b, i
+	}
+	for i := range b.ins {
+		b.ins[i].owner, b.ins[i].port = b, i
+	}
 	b.scratch = make([]packet.Batch, nout)
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"flowbox/appliance/core"
 	"flowbox/appliance/lang"
@@ -36,6 +37,10 @@ type Router struct {
 	sources map[string][]byte
 
 	sched *scheduler
+
+	traceMu sync.Mutex
+	tracer  *tracer
+
 	// Log receives element messages; defaults to stderr.
 	Log func(string)
 }

@@ -97,11 +97,18 @@ type tQueue struct {
 }
 
 func (q *tQueue) Initialize(core.Router) error { q.ch = make(chan *packet.Packet, 100000); return nil }
-func (q *tQueue) Push(_ *core.Ctx, _ int, b *packet.Batch) {
+func (q *tQueue) Push(ctx *core.Ctx, _ int, b *packet.Batch) {
 	for _, p := range b.Packets() {
-		q.ch <- p
+		select {
+		case q.ch <- p:
+		default:
+			ctx.Pool.Free(p) // full: tail drop (sources pause first, see NonFull)
+		}
 	}
 }
+
+// NonFull makes upstream sources pause before the queue can overflow.
+func (q *tQueue) NonFull() bool { return len(q.ch) < cap(q.ch)-packet.MaxBatch }
 func (q *tQueue) Pull(_ *core.Ctx, _ int, b *packet.Batch, max int) {
 	for i := 0; i < max; i++ {
 		select {
@@ -448,4 +455,40 @@ func TestReloadRollsBackOnBrokenConfig(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+func TestTraceFollowsPacketsThroughTheGraph(t *testing.T) {
+	r, err := build(t, "s :: TSource(1000000000) -> p :: TPass -> q :: TQueue -> u :: TUnqueue -> k :: TSink", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx, RunOptions{}); close(done) }()
+	defer func() { cancel(); <-done }()
+	// Follow only packets whose first byte is 7 (sequence numbers wrap).
+	r.TraceAdd(2, func(p *packet.Packet) bool { return p.Data()[0] == 7 })
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		pk := r.TracePackets()
+		if len(pk) == 2 && len(pk[1].Hops) == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("trace incomplete:\n%s", r.TraceShow())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	pk := r.TracePackets()
+	var path []string
+	for _, h := range pk[0].Hops {
+		path = append(path, h.Element+"->"+h.Next)
+	}
+	if got := strings.Join(path, " "); got != "s->[0] p p->[0] q q [0]->[0] u u->[0] k" {
+		t.Errorf("path = %s", got)
+	}
+	r.TraceClear()
+	if r.Node("p").Elem.Core().Output(0).Tap != nil {
+		t.Error("tap left installed after TraceClear")
+	}
 }

@@ -1,0 +1,4 @@
+package all
+
+// LuaElement and LuaFlowHook (scripted elements, package flowbox/lua).
+import _ "flowbox/elements/luaelement"
