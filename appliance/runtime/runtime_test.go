@@ -492,3 +492,23 @@ func TestTraceFollowsPacketsThroughTheGraph(t *testing.T) {
 		t.Error("tap left installed after TraceClear")
 	}
 }
+
+func TestStatsAndClearCounters(t *testing.T) {
+	r, err := build(t, "s :: TSource(100, STOP true) -> p :: TPass -> k :: TSink", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Run(context.Background(), RunOptions{})
+	st := r.Stats()
+	if st[1].Name != "p" || st[1].Outputs[0] != 100 || st[0].Outputs[0] != 100 {
+		t.Fatalf("stats = %+v", st)
+	}
+	r.ClearCounters()
+	if got := r.Stats()[1].Outputs[0]; got != 0 {
+		t.Errorf("after clear, p output = %d", got)
+	}
+	if v, _ := r.Read("p.seen", ""); v != "100" {
+		// TPass has no reset handler: its own counter stays.
+		t.Errorf("p.seen = %s", v)
+	}
+}

@@ -37,7 +37,7 @@ func pipelineF(n int) string {
 }
 func pipelineN(n int) string {
 	return source(n) + " -> Strip(14) -> CheckIPHeader -> IPFilter(" + rulesF +
-		") -> IPRewriter(pattern 1.0.0.1 1024-65535 - - 0 1) -> c :: Counter -> Discard"
+		") -> rw :: IPRewriter(pattern 1.0.0.1 1024-65535 - - 0 1) -> c :: Counter -> Discard; rw[1] -> Discard"
 }
 
 // runPipeline builds conf for b.N packets, runs it on one pinned worker,
