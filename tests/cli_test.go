@@ -167,3 +167,21 @@ func TestDefaultConfigRunsUntilSignal(t *testing.T) {
 		t.Errorf("rx.count after the run = %q, want traffic", last)
 	}
 }
+
+func TestCheckReportsSyntaxAndArgumentErrorsTogether(t *testing.T) {
+	conf := "a :: Countr;\nInfiniteSource -> Counter(FOO 1) -> Idle;\nx -> Discard;\nq :: Queue(CAPACITY many) -> Idle;\n"
+	_, errs, code := flowbox(t, "", "check", "-e", conf)
+	if code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{
+		"<expr>:1:1: unknown element class 'Countr' (did you mean 'Counter'?)",
+		"<expr>:2:19: 'Counter@3 :: Counter': FOO: unknown argument",
+		"<expr>:3:1: undeclared element 'x'",
+		"<expr>:4:1: 'q :: Queue': CAPACITY: expected integer",
+	} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("missing %q in:\n%s", want, errs)
+		}
+	}
+}

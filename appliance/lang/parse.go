@@ -117,7 +117,18 @@ type parser struct {
 
 // Parse parses a Click configuration into a flat graph. On failure it
 // returns an ErrorList with every error found.
-func Parse(filename string, src []byte, opts Options) (g *Graph, err error) {
+func Parse(filename string, src []byte, opts Options) (*Graph, error) {
+	g, errs := ParseAll(filename, src, opts)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return g, nil
+}
+
+// ParseAll is Parse that also returns the (possibly incomplete) graph when
+// there are errors, so a checker can report element argument errors in
+// the same run as syntax errors.
+func ParseAll(filename string, src []byte, opts Options) (g *Graph, errs ErrorList) {
 	p := &parser{opts: opts, sources: map[string][]byte{}, loaded: map[string]bool{}}
 	p.sources[filename] = src
 	p.loaded[path.Clean(filename)] = true
@@ -130,7 +141,7 @@ func Parse(filename string, src []byte, opts Options) (g *Graph, err error) {
 	if len(p.errs) > 0 {
 		l := ErrorList(dedupErrors(p.errs))
 		l.Sort()
-		return nil, l
+		return g, l
 	}
 	return g, nil
 }

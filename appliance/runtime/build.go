@@ -393,3 +393,34 @@ func (r *Router) sortedNames() []string {
 	sort.Strings(n)
 	return n
 }
+
+// CheckElements instantiates and configures every element of a graph that
+// may be incomplete (it had syntax errors) and returns only the errors
+// that do not depend on connections: unknown classes and bad arguments.
+// `flowbox check` adds them to the syntax errors so one run reports all.
+func CheckElements(g *lang.Graph) lang.ErrorList {
+	r := &Router{Graph: g, byName: map[string]*Node{}, sources: g.Sources, Log: func(string) {}}
+	r.instantiate()
+	for _, n := range r.Nodes {
+		spec, _ := core.ParsePortSpec(n.Class.Ports)
+		nin := spec.In.Min
+		nout := spec.OutputsFor(nin).Min
+		for _, c := range g.Connections {
+			if c.From == n.Index {
+				nout = max(nout, c.FromPort+1)
+			}
+			if c.To == n.Index {
+				nin = max(nin, c.ToPort+1)
+			}
+		}
+		if spec.In.Max >= 0 {
+			nin = min(nin, spec.In.Max)
+		}
+		if o := spec.OutputsFor(nin); o.Max >= 0 {
+			nout = min(nout, o.Max)
+		}
+		n.Elem.Core().Setup(n.Decl.Name, n.Decl.Class, n.Decl.Config, n.Decl.Pos.String(), nin, nout)
+	}
+	r.configure()
+	return r.errs
+}

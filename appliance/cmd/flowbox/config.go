@@ -39,12 +39,30 @@ func (c *configSource) addPositional(arg string) error {
 // load reads and parses the configuration; with neither file nor
 // expression it uses the embedded default (firmware/default.click).
 func (c *configSource) load() (*lang.Graph, error) {
-	name, src, err := c.read()
+	g, errs, err := c.loadAll()
 	if err != nil {
 		return nil, err
 	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return g, nil
+}
+
+// loadAll is load that keeps the partial graph when there are syntax
+// errors (err is for reading failures only).
+func (c *configSource) loadAll() (*lang.Graph, lang.ErrorList, error) {
+	name, src, err := c.read()
+	if err != nil {
+		return nil, nil, err
+	}
+	g, errs := lang.ParseAll(name, src, c.options(name))
+	return g, errs, nil
+}
+
+func (c *configSource) options(name string) lang.Options {
 	dir := filepath.Dir(name)
-	opts := lang.Options{
+	return lang.Options{
 		Defines: c.defines,
 		IsClass: func(n string) bool { return core.Lookup(n) != nil },
 		ReadFile: func(f string) ([]byte, error) {
@@ -54,7 +72,6 @@ func (c *configSource) load() (*lang.Graph, error) {
 			return os.ReadFile(f)
 		},
 	}
-	return lang.Parse(name, src, opts)
 }
 
 func (c *configSource) read() (string, []byte, error) {

@@ -219,9 +219,17 @@ func checkCmd(args []string) int {
 	if err := parseInterspersed(fs, args, src.addPositional); err != nil {
 		return exitUsage(stderr, err)
 	}
-	g, err := src.load()
+	g, errs, err := src.loadAll()
 	if err != nil {
 		printErrors(err)
+		return 1
+	}
+	if len(errs) > 0 {
+		// Syntax errors: add the argument errors of the elements that did
+		// parse, so every error is reported in one run.
+		errs = append(errs, runtime.CheckElements(g)...)
+		errs.Sort()
+		printErrors(errs)
 		return 1
 	}
 	if _, err := runtime.Build(g, runtime.BuildOptions{SkipInitialize: true}); err != nil {
