@@ -54,7 +54,16 @@ type BuildOptions struct {
 	// SkipInitialize builds and checks without initializing elements
 	// (flowbox check): no files opened, no devices touched.
 	SkipInitialize bool
+	// Approve, if set, is asked before a configuration is installed (at
+	// first build and at every hot reload): a non-nil error rejects it.
+	// Operator policy hooks (Lua on_config) plug in here.
+	Approve func(g *lang.Graph) error
 }
+
+// RejectedError is a configuration refused by the Approve policy.
+type RejectedError struct{ Reason string }
+
+func (e *RejectedError) Error() string { return "configuration rejected by policy: " + e.Reason }
 
 // Build instantiates the graph. All errors found are returned together as
 // a lang.ErrorList (every one with file:line:col and a caret snippet).
@@ -62,6 +71,11 @@ func Build(g *lang.Graph, opt BuildOptions) (*Router, error) {
 	r := &Router{Graph: g, Conns: g.Connections, byName: map[string]*Node{}, sources: g.Sources, Log: opt.Log}
 	if r.Log == nil {
 		r.Log = logStderr
+	}
+	if opt.Approve != nil {
+		if err := opt.Approve(g); err != nil {
+			return nil, err
+		}
 	}
 	r.instantiate()
 	if len(r.errs) > 0 {

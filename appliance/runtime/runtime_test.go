@@ -512,3 +512,34 @@ func TestStatsAndClearCounters(t *testing.T) {
 		t.Errorf("p.seen = %s", v)
 	}
 }
+
+func TestApproveHookVetoesBuildAndReload(t *testing.T) {
+	veto := func(g *lang.Graph) error {
+		for _, e := range g.Elements {
+			if e.Class == "TTwoOut" {
+				return &RejectedError{Reason: "TTwoOut is not allowed here"}
+			}
+		}
+		return nil
+	}
+	opts := BuildOptions{Approve: veto, Log: func(string) {}}
+	if _, err := Build(parse(t, "TSource(1) -> TTwoOut -> TSink"), opts); err == nil || !strings.Contains(err.Error(), "rejected by policy: TTwoOut") {
+		t.Fatalf("build not vetoed: %v", err)
+	}
+	r, err := Build(parse(t, "s :: TSource(1000000000) -> p :: TPass -> TSink"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rn := NewRunner(r, opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { rn.Run(ctx, RunOptions{}); close(done) }()
+	if _, err := rn.Reload(ctx, parse(t, "s :: TSource(1) -> p :: TTwoOut -> TSink")); err == nil {
+		t.Error("reload to a vetoed config succeeded")
+	}
+	if rn.Swaps != 0 {
+		t.Error("vetoed reload swapped")
+	}
+	cancel()
+	<-done
+}
