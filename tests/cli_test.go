@@ -185,3 +185,15 @@ func TestCheckReportsSyntaxAndArgumentErrorsTogether(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckDoesNotTouchTheFileSystem(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.pcap")
+	_, errs, code := flowbox(t, "", "check", "-e", "InfiniteSource(LIMIT 1) -> ToDump("+out+")")
+	if code != 0 {
+		t.Fatalf("check exit %d: %s", code, errs)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("flowbox check created the ToDump file")
+	}
+}

@@ -59,11 +59,6 @@ func (d *ToDump) Configure(a *core.Args) error {
 		return err
 	}
 	d.link = link
-	f, err := os.Create(d.filename)
-	if err != nil {
-		return fmt.Errorf("FILE: %v", err)
-	}
-	d.f = f
 	return nil
 }
 
@@ -77,8 +72,14 @@ func encapLinkType(s string) (layers.LinkType, error) {
 	return 0, fmt.Errorf("ENCAP: expected ETHER or IP, got %q", s)
 }
 
-// Initialize resolves USE_ENCAP_FROM and writes the file header.
+// Initialize creates the file (not Configure: `flowbox check` must not
+// touch the file system), resolves USE_ENCAP_FROM and writes the header.
 func (d *ToDump) Initialize(r core.Router) error {
+	f, err := os.Create(d.filename)
+	if err != nil {
+		return fmt.Errorf("FILE: %v", err)
+	}
+	d.f = f
 	if d.useEncapFrom != "" {
 		link, err := d.encapFrom(r)
 		if err != nil {
