@@ -10,7 +10,8 @@ func AsPusher(e Element) Pusher {
 		return p
 	}
 	if pr, ok := e.(Processor); ok {
-		return &processorPush{p: pr, out: e.Core().Output(0)}
+		b := e.Core()
+		return &processorPush{p: pr, out: b.Output(0), base: b, multi: b.NOutputs() > 1}
 	}
 	return nil
 }
@@ -24,25 +25,32 @@ func AsPuller(e Element) Puller {
 	}
 	if pr, ok := e.(Processor); ok {
 		b := e.Core()
-		return &processorPull{p: pr, in: b.Input(0), tmp: b.Scratch(0)}
+		return &processorPull{p: pr, in: b.Input(0), tmp: b.Scratch(0), base: b, multi: b.NOutputs() > 1}
 	}
 	return nil
 }
 
 type processorPush struct {
-	p   Processor
-	out *Output
+	p     Processor
+	out   *Output
+	base  *Base
+	multi bool // has outputs besides 0 (rejects to flush)
 }
 
 func (a *processorPush) Push(ctx *Ctx, _ int, b *packet.Batch) {
 	a.p.Process(ctx, b)
 	a.out.Push(ctx, b)
+	if a.multi {
+		a.base.Flush(ctx)
+	}
 }
 
 type processorPull struct {
-	p   Processor
-	in  *Input
-	tmp *packet.Batch
+	p     Processor
+	in    *Input
+	tmp   *packet.Batch
+	base  *Base
+	multi bool
 }
 
 func (a *processorPull) Pull(ctx *Ctx, _ int, b *packet.Batch, max int) {
@@ -57,4 +65,7 @@ func (a *processorPull) Pull(ctx *Ctx, _ int, b *packet.Batch, max int) {
 		b.N++
 	}
 	t.N = 0
+	if a.multi {
+		a.base.Flush(ctx) // rejects are pushed; scratch 0 is t, now empty
+	}
 }

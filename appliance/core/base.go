@@ -178,6 +178,17 @@ func (b *Base) Flush(ctx *Ctx) {
 	}
 }
 
+// Reject sends p to output 1 when the element has one (Click's optional
+// error output, as in "1/1-2 a/ah" elements) and drops it otherwise. It
+// is buffered like Emit; the Processor adapters flush it.
+func (b *Base) Reject(ctx *Ctx, p *packet.Packet) {
+	if len(b.outs) > 1 {
+		b.Emit(ctx, 1, p)
+		return
+	}
+	b.Drop(ctx, p)
+}
+
 // Drop frees p and counts it as dropped by this element.
 func (b *Base) Drop(ctx *Ctx, p *packet.Packet) {
 	b.Drops++

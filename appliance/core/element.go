@@ -68,9 +68,11 @@ type Puller interface {
 	Pull(ctx *Ctx, port int, b *packet.Batch, max int)
 }
 
-// Processor is the easy form for 1-input/1-output agnostic elements that
-// transform a batch in place (they may drop packets through ctx.Pool). The
-// runtime adapts it to both push and pull.
+// Processor is the easy form for agnostic elements with one input that
+// transform a batch in place: they may drop packets (Base.Drop) or divert
+// them to an error output (Base.Reject, Base.Emit). The runtime adapts it
+// to both push and pull: what stays in the batch leaves on output 0, and
+// the other outputs' scratch batches are flushed after each batch.
 type Processor interface {
 	Process(ctx *Ctx, b *packet.Batch)
 }

@@ -63,7 +63,8 @@ type Harness struct {
 	Outs   []*Collector
 	Srcs   []*Source
 	Router *FakeRouter
-	in     []core.Pusher
+	pusher core.Pusher // built once, as the runtime does
+	puller core.Puller
 }
 
 // Options tweak how the element is wired.
@@ -140,6 +141,7 @@ func Build(t testing.TB, class, config string, o Options) (*Harness, error) {
 			return nil, err
 		}
 	}
+	h.pusher, h.puller = core.AsPusher(e), core.AsPuller(e)
 	return h, nil
 }
 
@@ -176,22 +178,20 @@ func (h *Harness) PushBatch(port int, b *packet.Batch) {
 	if b.N == 0 {
 		return
 	}
-	p := core.AsPusher(h.Elem)
-	if p == nil {
+	if h.pusher == nil {
 		h.T.Fatalf("%s takes no pushes", h.Elem.Core().Class())
 	}
-	p.Push(h.Ctx, port, b)
+	h.pusher.Push(h.Ctx, port, b)
 	b.N = 0
 }
 
 // Pull pulls up to max packets from output port.
 func (h *Harness) Pull(port, max int) []*packet.Packet {
 	var b packet.Batch
-	p := core.AsPuller(h.Elem)
-	if p == nil {
+	if h.puller == nil {
 		h.T.Fatalf("%s serves no pulls", h.Elem.Core().Class())
 	}
-	p.Pull(h.Ctx, port, &b, max)
+	h.puller.Pull(h.Ctx, port, &b, max)
 	return append([]*packet.Packet(nil), b.P[:b.N]...)
 }
 

@@ -41,32 +41,15 @@ whole), and packets with a malformed IP or ICMP header.`,
 	})
 }
 
-// Push answers a batch and forwards the replies on output 0.
-func (r *ICMPPingResponder) Push(ctx *core.Ctx, _ int, b *packet.Batch) {
-	r.filter(ctx, b, 0)
-	r.Output(0).Push(ctx, b)
-	r.Flush(ctx)
-}
-
-// Pull answers what it pulls; other packets leave through output 1.
-func (r *ICMPPingResponder) Pull(ctx *core.Ctx, _ int, b *packet.Batch, max int) {
-	from := b.N
-	r.Input(0).Pull(ctx, b, max)
-	r.filter(ctx, b, from)
-	r.Flush(ctx)
-}
-
-func (r *ICMPPingResponder) filter(ctx *core.Ctx, b *packet.Batch, from int) {
-	j := from
-	for i := from; i < b.N; i++ {
+// Process answers what it can in place; other packets leave on output 1
+// (or are dropped without it). The runtime adapts it to push and pull.
+func (r *ICMPPingResponder) Process(ctx *core.Ctx, b *packet.Batch) {
+	j := 0
+	for i := 0; i < b.N; i++ {
 		p := b.P[i]
 		if !r.reply(ctx, p) {
 			r.others++
-			if r.NOutputs() > 1 {
-				r.Emit(ctx, 1, p)
-			} else {
-				r.Drop(ctx, p)
-			}
+			r.Reject(ctx, p)
 			continue
 		}
 		r.replies++

@@ -61,32 +61,19 @@ func (d *DecIPTTL) Configure(a *core.Args) error {
 	)
 }
 
-// Push decrements a batch and forwards it on output 0.
-func (d *DecIPTTL) Push(ctx *core.Ctx, _ int, b *packet.Batch) {
-	d.filter(ctx, b, 0)
-	d.Output(0).Push(ctx, b)
-	d.Flush(ctx)
-}
-
-// Pull decrements what it pulls; expired packets leave through output 1.
-func (d *DecIPTTL) Pull(ctx *core.Ctx, _ int, b *packet.Batch, max int) {
-	from := b.N
-	d.Input(0).Pull(ctx, b, max)
-	d.filter(ctx, b, from)
-	d.Flush(ctx)
-}
-
-func (d *DecIPTTL) filter(ctx *core.Ctx, b *packet.Batch, from int) {
+// Process decrements TTLs in place; expired packets leave on output 1 (or
+// are dropped without it). The runtime adapts it to push and pull.
+func (d *DecIPTTL) Process(ctx *core.Ctx, b *packet.Batch) {
 	if !d.active {
 		return
 	}
-	j := from
-	for i := from; i < b.N; i++ {
+	j := 0
+	for i := 0; i < b.N; i++ {
 		p := b.P[i]
 		switch d.decrement(ctx, p) {
 		case ttlExpired:
 			d.expired++
-			divert(ctx, &d.Base, p)
+			d.Reject(ctx, p)
 			continue
 		case ttlMalformed:
 			d.Drop(ctx, p)

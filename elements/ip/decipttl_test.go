@@ -136,6 +136,6 @@ func BenchmarkDecIPTTL(b *testing.B) {
 		for _, p := range batch.Packets() {
 			p.Data()[8] = 255 // keep the packets alive across rounds
 		}
-		d.filter(h.Ctx, &batch, 0)
+		d.Process(h.Ctx, &batch)
 	}
 }
