@@ -143,11 +143,14 @@ func (p *Packet) Writable(pool *Pool) []byte {
 	return p.buf.b[p.head:p.tail]
 }
 
-// unshare gives p a private copy of the whole buffer (headroom included, so
-// header annotations stay valid) and drops its reference to the shared one.
+// unshare gives p a private copy of its buffer up to the end of its data
+// (headroom included, so header annotations and Unstrip stay valid) and
+// drops its reference to the shared one. The tailroom is not copied: like
+// fresh tailroom its contents are unspecified, and skipping it keeps the
+// copy of a small packet to a few cache lines instead of the whole buffer.
 func (p *Packet) unshare(pool *Pool) {
 	nb := pool.getBuffer()
-	copy(nb.b, p.buf.b)
+	copy(nb.b, p.buf.b[:p.tail])
 	old := p.buf
 	p.buf = nb
 	if old.refs.Add(-1) == 0 {

@@ -107,6 +107,9 @@ func Build(g *lang.Graph, opt BuildOptions) (*Router, error) {
 	if !opt.SkipInitialize {
 		r.initialize()
 		if len(r.errs) > 0 {
+			// Release what the elements that did initialize acquired
+			// (devices, files): a failed build or reload leaks nothing.
+			r.cleanup(nil)
 			return nil, r.errList()
 		}
 	}

@@ -71,7 +71,9 @@ func (t *tracer) Observe(_ *core.Ctx, from *core.Base, port int, b *packet.Batch
 			ok = false
 		}
 		if !ok {
-			if t.want == 0 || (t.filter != nil && !t.filter(p)) {
+			// Traces start where packets enter the graph (sources), like
+			// VPP's input nodes, so every trace shows the whole path.
+			if t.want == 0 || from.NInputs() > 0 || (t.filter != nil && !t.filter(p)) {
 				continue
 			}
 			t.want--
@@ -103,12 +105,14 @@ func (r *Router) TraceAdd(n int, filter func(*packet.Packet) bool) {
 		r.tracer = &tracer{start: time.Now(), ids: map[*packet.Packet]int{}, next: next, prev: prev}
 	}
 	t := r.tracer
+	// Install every tap before arming the count, so no packet starts a
+	// trace while some of the elements it will cross are not yet tapped.
+	r.setTaps(func(*Node, int) core.Tap { return t })
+	r.setPullTaps(t)
 	t.mu.Lock()
 	t.want += n
 	t.filter = filter
 	t.mu.Unlock()
-	r.setTaps(func(*Node, int) core.Tap { return t })
-	r.setPullTaps(t)
 }
 
 // TraceShow renders the traced packets.

@@ -29,6 +29,7 @@ type progElement struct {
 // pushIP classifies on the IP header annotation.
 func (e *progElement) pushIP(ctx *core.Ctx, b *packet.Batch) {
 	prog := e.prog
+	mac := prog.UsesMAC()
 	for i := 0; i < b.N; i++ {
 		p := b.P[i]
 		ip := p.Network()
@@ -37,7 +38,13 @@ func (e *progElement) pushIP(ctx *core.Ctx, b *packet.Batch) {
 			e.Drop(ctx, p)
 			continue
 		}
-		e.route(ctx, p, prog.Match(ip, p.MacHeader()))
+		var out int
+		if mac {
+			out = prog.Match(ip, p.MacHeader())
+		} else {
+			out = prog.Match(ip, nil) // no test reads it
+		}
+		e.route(ctx, p, out)
 	}
 	b.N = 0
 	e.Flush(ctx)

@@ -170,7 +170,7 @@ func (c *CheckIPHeader) check(p *packet.Packet) dropReason {
 	if total < hlen || total > len(ip) {
 		return reasonIPLen
 	}
-	if c.checksum && foldSum(wordSum(ip[:hlen])) != 0xffff { // valid header (see wordSum)
+	if c.checksum && !headerSumOK(ip[:hlen]) {
 		return reasonChecksum
 	}
 	if len(c.badSrc) > 0 && c.badSource(ip) {
@@ -181,6 +181,21 @@ func (c *CheckIPHeader) check(p *packet.Packet) dropReason {
 	p.SetTransportAt(c.offset + hlen)
 	copy(p.Anno.DstIP[:], ip[16:20])
 	return reasonOK
+}
+
+// headerSumOK reports whether an IPv4 header's one's-complement sum is
+// 0xffff (a valid checksum). The one's-complement sum does not depend on
+// byte order (RFC 1071) and 0xffff reads the same both ways, so the words
+// are summed as they lie in memory, without byte swaps; the option-less
+// 20-byte header is unrolled.
+func headerSumOK(h []byte) bool {
+	if len(h) == 20 {
+		le := binary.LittleEndian
+		s := uint64(le.Uint32(h[0:4])) + uint64(le.Uint32(h[4:8])) + uint64(le.Uint32(h[8:12])) +
+			uint64(le.Uint32(h[12:16])) + uint64(le.Uint32(h[16:20]))
+		return foldSum(s) == 0xffff
+	}
+	return foldSum(wordSum(h)) == 0xffff
 }
 
 func (c *CheckIPHeader) badSource(ip []byte) bool {

@@ -302,9 +302,11 @@ func minTransportLen(ipProto uint8) int {
 // start of the data when unset) through the end of the IP datagram, or nil
 // when it is not a well-formed IPv4 header.
 func ipHeader(p *packet.Packet) []byte {
-	ip := p.Data()
+	var ip []byte
 	if p.Anno.Net >= 0 {
 		ip = p.Network()
+	} else {
+		ip = p.Data()
 	}
 	if len(ip) < proto.IPv4MinHeaderLen || ip[0]>>4 != 4 {
 		return nil

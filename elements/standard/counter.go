@@ -151,3 +151,20 @@ func (c *Counter) callHandler(name string, h *handlerCall) core.Handler {
 		return nil
 	})
 }
+
+// TakeState keeps the counts, rates and fired COUNT_CALLs of the Counter
+// this one replaces in a hot reconfiguration, so a reload does not reset
+// statistics.
+func (c *Counter) TakeState(old core.Element) {
+	o, ok := old.(*Counter)
+	if !ok {
+		return
+	}
+	c.count, c.bytes, c.rate = o.count, o.bytes, o.rate
+	if c.countCall.String() == o.countCall.String() {
+		c.countCall.fired = o.countCall.fired
+	}
+	if c.byteCountCall.String() == o.byteCountCall.String() {
+		c.byteCountCall.fired = o.byteCountCall.fired
+	}
+}

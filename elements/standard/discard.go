@@ -88,3 +88,11 @@ func (d *Discard) Handlers() []core.Handler {
 		rwBool("active", &d.active),
 	}
 }
+
+// TakeState keeps the count of the Discard this one replaces in a hot
+// reconfiguration.
+func (d *Discard) TakeState(old core.Element) {
+	if o, ok := old.(*Discard); ok {
+		d.count = o.count
+	}
+}

@@ -248,3 +248,23 @@ func (e *InfiniteSource) setData(raw string, length int) error {
 	e.tmpl.setData(d)
 	return nil
 }
+
+// TakeState continues the count of the InfiniteSource this one replaces
+// in a hot reconfiguration, so a reload neither repeats nor skips packets
+// toward LIMIT. A source that had already reached its (new) LIMIT stays
+// finished: END_CALL is not fired again, and with STOP true it tells the
+// new router at once that it is done.
+func (e *InfiniteSource) TakeState(old core.Element) {
+	o, ok := old.(*InfiniteSource)
+	if !ok {
+		return
+	}
+	e.count = o.count
+	if o.finished && e.limit >= 0 && e.count >= uint64(e.limit) {
+		e.finished = true
+		if r := e.Router(); e.stop && r != nil {
+			e.stopSent = true
+			r.StopperDone(e)
+		}
+	}
+}

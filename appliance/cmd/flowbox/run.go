@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"time"
 
+	"flowbox/appliance/control"
+	"flowbox/appliance/lang"
 	"flowbox/appliance/runtime"
 )
 
@@ -19,7 +21,9 @@ func init() {
 }
 
 const runUsage = `
-usage: flowbox run [-f FILE | -e EXPR] [-h ELEM.HANDLER]... [--threads N] [VAR=VALUE]... [FILE]
+usage: flowbox run [-f FILE | -e EXPR] [-h ELEM.HANDLER]... [--threads N]
+                   [-p PATH] [--control tcp:127.0.0.1:PORT] [--metrics ADDR]
+                   [VAR=VALUE]... [FILE]
 
 Runs a Click configuration on the element runtime until every source with
 STOP true has finished and the graph has drained, or until SIGINT/SIGTERM.
@@ -30,7 +34,15 @@ After the run, each -h handler is read and printed as Click does: one
 handler prints its bare value; several print "ELEM.HANDLER:", the value and
 a blank line. The element part may be a glob ('*.count') or a class name.
 Elements inside compounds are named outer/inner. VAR=VALUE overrides a
-define($VAR ...) of the configuration.`
+define($VAR ...) of the configuration.
+
+-p PATH serves a control socket (mode 0600; only the owner's uid and root
+may connect) for 'flowbox shell -s PATH' and Click ControlSocket tools;
+--control tcp:127.0.0.1:PORT serves the same protocols on a loopback TCP
+port (any local user can connect to it). SIGHUP re-reads the
+configuration FILE and swaps it in without losing packets (hot
+reconfiguration; on an error the running graph is kept). --metrics ADDR
+serves Prometheus metrics at http://ADDR/metrics.`
 
 // runFlags are the options of `flowbox run`.
 type runFlags struct {
@@ -42,6 +54,9 @@ type runFlags struct {
 	monitor  time.Duration
 	timeRun  bool
 	flatOut  string
+	sock     string
+	ctrl     multiFlag
+	metrics  string
 }
 
 func runCmd(args []string) int {
@@ -57,6 +72,9 @@ func runCmd(args []string) int {
 	fs.DurationVar(&rf.monitor, "monitor", 0, "print live counters every `INTERVAL` (e.g. 1s) while running")
 	fs.BoolVar(&rf.timeRun, "t", false, "print the run time on stderr")
 	fs.StringVar(&rf.flatOut, "o", "", "write the flattened configuration to `FILE` ('-' for stdout) and exit")
+	fs.StringVar(&rf.sock, "p", "", "serve the control socket (Click ControlSocket protocol + shell commands) at unix socket `PATH`")
+	fs.Var(&rf.ctrl, "control", "also serve the control protocol on `tcp:127.0.0.1:PORT` (loopback only) or unix:PATH (repeatable)")
+	fs.StringVar(&rf.metrics, "metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics (e.g. 127.0.0.1:9100)")
 	if err := parseInterspersed(fs, args, rf.src.addPositional); err != nil {
 		return exitUsage(stderr, err)
 	}
@@ -77,22 +95,102 @@ func (rf *runFlags) execute() int {
 	if rf.flatOut != "" {
 		return writeFlat(r, rf.flatOut)
 	}
-	if !rf.quit {
-		start := time.Now()
-		ctx, cancel := signalContext()
-		defer cancel()
-		if rf.monitor > 0 {
-			go monitor(ctx, r, rf.monitor, os.Stdout)
-		}
-		if err := r.Run(ctx, runtime.RunOptions{Pin: rf.pin}); err != nil {
+	if rf.quit {
+		return printHandlers(r, rf.handlers, os.Stdout)
+	}
+	rn := runtime.NewRunner(r, runtime.BuildOptions{Threads: rf.threads})
+	srv := control.NewServer(control.Options{
+		Runner:     rn,
+		Load:       rf.loadFile,
+		ConfigFile: rf.reloadableFile(),
+		Threads:    rf.threads,
+	})
+	defer srv.Close()
+	if rf.sock != "" {
+		if err := srv.ListenUnix(rf.sock); err != nil {
 			fmt.Fprintln(os.Stderr, "flowbox:", err)
 			return 1
 		}
-		if rf.timeRun {
-			fmt.Fprintf(os.Stderr, "%.6f s\n", time.Since(start).Seconds())
-		}
+		fmt.Fprintf(os.Stderr, "flowbox: control socket %s (connect with: flowbox shell -s %s)\n", rf.sock, rf.sock)
 	}
-	return printHandlers(r, rf.handlers, os.Stdout)
+	for _, c := range rf.ctrl {
+		addr, err := srv.ListenControl(c)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "flowbox:", err)
+			return 1
+		}
+		fmt.Fprintf(os.Stderr, "flowbox: control protocol on %s\n", addr)
+	}
+	if rf.metrics != "" {
+		addr, stop, err := control.ServeMetrics(rf.metrics, rn)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "flowbox:", err)
+			return 1
+		}
+		defer stop()
+		fmt.Fprintf(os.Stderr, "flowbox: metrics at http://%s/metrics\n", addr)
+	}
+	start := time.Now()
+	ctx, cancel := signalContext()
+	defer cancel()
+	stopHUP := reloadOnHUP(srv, rf.reloadableFile())
+	defer stopHUP()
+	if rf.monitor > 0 {
+		go monitor(ctx, rn, rf.monitor, os.Stdout)
+	}
+	if err := rn.Run(ctx, runtime.RunOptions{Pin: rf.pin}); err != nil {
+		fmt.Fprintln(os.Stderr, "flowbox:", err)
+		return 1
+	}
+	srv.Close()
+	if rf.timeRun {
+		fmt.Fprintf(os.Stderr, "%.6f s\n", time.Since(start).Seconds())
+	}
+	return printHandlers(rn.Router(), rf.handlers, os.Stdout)
+}
+
+// reloadableFile is the configuration file SIGHUP and a bare 'config
+// load' re-read ("" when the configuration came from -e, stdin or the
+// embedded default).
+func (rf *runFlags) reloadableFile() string {
+	if rf.src.expr != "" || rf.src.file == "-" {
+		return ""
+	}
+	return rf.src.file
+}
+
+// loadFile parses a configuration file for a reload, with the run's
+// VAR=VALUE defines.
+func (rf *runFlags) loadFile(file string) (*lang.Graph, error) {
+	src := configSource{file: file, defines: rf.src.defines}
+	return src.load()
+}
+
+// reloadOnHUP swaps in file again on each SIGHUP.
+func reloadOnHUP(srv *control.Server, file string) func() {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-ch:
+			}
+			if file == "" {
+				fmt.Fprintln(os.Stderr, "flowbox: SIGHUP ignored: the configuration did not come from a file")
+				continue
+			}
+			rep, err := srv.Reload(file)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "flowbox: SIGHUP reload of %s failed, running configuration unchanged:\n%v\n", file, err)
+				continue
+			}
+			fmt.Fprintf(os.Stderr, "flowbox: reloaded %s: %d kept, %d added, %d removed\n", file, len(rep.Kept), len(rep.Added), len(rep.Removed))
+		}
+	}()
+	return func() { signal.Stop(ch); close(done) }
 }
 
 // signalContext is cancelled by the first SIGINT/SIGTERM; a second one
@@ -166,16 +264,7 @@ func writeFlat(r *runtime.Router, file string) int {
 
 // monitor prints, every interval, the count and rate of every element
 // that has a `count` handler (Counters, sources, Discard, ...).
-func monitor(ctx context.Context, r *runtime.Router, every time.Duration, w io.Writer) {
-	var names []string
-	for _, n := range r.Names() {
-		if _, _, err := r.HandlerKind(n + ".count"); err == nil {
-			names = append(names, n)
-		}
-	}
-	if len(names) == 0 {
-		return
-	}
+func monitor(ctx context.Context, rn *runtime.Runner, every time.Duration, w io.Writer) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	start := time.Now()
@@ -185,6 +274,17 @@ func monitor(ctx context.Context, r *runtime.Router, every time.Duration, w io.W
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		// The router changes on a reload: list its counters each time.
+		r := rn.Router()
+		var names []string
+		for _, n := range r.Names() {
+			if _, _, err := r.HandlerKind(n + ".count"); err == nil {
+				names = append(names, n)
+			}
+		}
+		if len(names) == 0 {
+			continue
 		}
 		var b strings.Builder
 		fmt.Fprintf(&b, "%6.1fs", time.Since(start).Seconds())

@@ -38,7 +38,19 @@ type Program struct {
 	targets       [][2]int32
 	root          int32
 	usesTransport bool
+	usesMAC       bool
 	raw           bool
+
+	// Decision-table form (see table.go): every distinct test of the
+	// program evaluated branch-free into a bit vector, which indexes the
+	// precomputed outcome. nil when the program does not qualify.
+	fastIP     []fastTest    // tests on the IP header
+	fastT      []fastTest    // tests on the transport header
+	blocks     [][4]fastTest // all tests for a 20-byte IP header
+	blockTable []int16       // table indexed by the misses of blocks
+	table      []int16
+	needIP     int // bytes from the IP base the fast tests read
+	needT      int // bytes from the transport base the fast tests read
 }
 
 // emit lays the DAG out as steps in depth-first order from the root.
@@ -88,10 +100,12 @@ func emit(d *dag, root int32, opt Options) *Program {
 			s.op, s.yes, s.no = cmpGT, no, yes
 		}
 		p.usesTransport = p.usesTransport || t.Base == BaseTransport
+		p.usesMAC = p.usesMAC || t.Base == BaseMAC
 		p.steps = append(p.steps, s)
 		p.listing = append(p.listing, t)
 		p.targets = append(p.targets, [2]int32{yes, no})
 	}
+	p.buildTable()
 	return p
 }
 
@@ -104,6 +118,17 @@ const noTransport = 1 << 24
 // header (nil if unknown). It returns the output, or -1 to drop. It never
 // allocates and never reads out of bounds.
 func (p *Program) Match(ip, mac []byte) int {
+	if p.table != nil {
+		if out := p.matchTable(ip); out != undecided {
+			return out
+		}
+	}
+	return p.walk(ip, mac)
+}
+
+// walk is the general evaluator: it follows the DAG step by step, taking
+// the short branch of any test whose bytes are missing.
+func (p *Program) walk(ip, mac []byte) int {
 	i := p.root
 	toff := noTransport
 	if p.usesTransport && len(ip) > 0 {
@@ -176,6 +201,10 @@ func (s *step) eval(d []byte, off int) int32 {
 	}
 	return s.no
 }
+
+// UsesMAC reports whether any test reads the MAC header (callers may pass
+// a nil mac slice to Match otherwise).
+func (p *Program) UsesMAC() bool { return p.usesMAC }
 
 // Len is the number of steps (tests) in the program.
 func (p *Program) Len() int { return len(p.steps) }
