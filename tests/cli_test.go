@@ -197,3 +197,21 @@ func TestCheckDoesNotTouchTheFileSystem(t *testing.T) {
 		t.Error("flowbox check created the ToDump file")
 	}
 }
+
+func TestHooksVetoConfigurations(t *testing.T) {
+	hooks, _ := filepath.Abs("../scripts/config_approval.lua")
+	bad := "InfiniteSource(LIMIT 3, STOP true) -> IPEncap(4, 10.0.0.1, 8.8.8.8) -> c :: Counter -> Discard"
+	_, errs, code := flowbox(t, "", "run", "--hooks", hooks, "-e", bad, "-h", "c.count")
+	if code != 1 || !strings.Contains(errs, "rejected by policy") || !strings.Contains(errs, "8.8.8.8") {
+		t.Errorf("bad config: exit %d, stderr %q", code, errs)
+	}
+	good := "InfiniteSource(LIMIT 3, STOP true) -> IPEncap(4, 10.0.0.1, 10.1.1.1) -> c :: Counter -> Discard"
+	out, errs, code := flowbox(t, "", "run", "--hooks", hooks, "-e", good, "-h", "c.count")
+	if code != 0 || out != "3\n" {
+		t.Errorf("good config: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	_, errs, code = flowbox(t, "", "run", "--hooks", "/nonexistent.lua", "-e", good)
+	if code != 1 || !strings.Contains(errs, "nonexistent.lua") {
+		t.Errorf("missing hooks file: exit %d, %q", code, errs)
+	}
+}

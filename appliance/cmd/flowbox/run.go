@@ -57,6 +57,7 @@ type runFlags struct {
 	sock     string
 	ctrl     multiFlag
 	metrics  string
+	hooks    string
 }
 
 func runCmd(args []string) int {
@@ -74,6 +75,7 @@ func runCmd(args []string) int {
 	fs.StringVar(&rf.flatOut, "o", "", "write the flattened configuration to `FILE` ('-' for stdout) and exit")
 	fs.StringVar(&rf.sock, "p", "", "serve the control socket (Click ControlSocket protocol + shell commands) at unix socket `PATH`")
 	fs.Var(&rf.ctrl, "control", "also serve the control protocol on `tcp:127.0.0.1:PORT` (loopback only) or unix:PATH (repeatable)")
+	fs.StringVar(&rf.hooks, "hooks", "", "load operator policy hooks from Lua `FILE` (on_config may veto this and every reloaded configuration)")
 	fs.StringVar(&rf.metrics, "metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics (e.g. 127.0.0.1:9100)")
 	if err := parseInterspersed(fs, args, rf.src.addPositional); err != nil {
 		return exitUsage(stderr, err)
@@ -87,7 +89,13 @@ func (rf *runFlags) execute() int {
 		printErrors(err)
 		return 1
 	}
-	r, err := runtime.Build(g, runtime.BuildOptions{Threads: rf.threads})
+	approve, err := loadHooks(rf.hooks)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "flowbox:", err)
+		return 1
+	}
+	bopts := runtime.BuildOptions{Threads: rf.threads, Approve: approve}
+	r, err := runtime.Build(g, bopts)
 	if err != nil {
 		printErrors(err)
 		return 1
@@ -98,7 +106,7 @@ func (rf *runFlags) execute() int {
 	if rf.quit {
 		return printHandlers(r, rf.handlers, os.Stdout)
 	}
-	rn := runtime.NewRunner(r, runtime.BuildOptions{Threads: rf.threads})
+	rn := runtime.NewRunner(r, bopts)
 	srv := control.NewServer(control.Options{
 		Runner:     rn,
 		Load:       rf.loadFile,
