@@ -9,7 +9,7 @@ PKGS     := ./...
 # Packages with cross-thread code, also run under the race detector.
 RACE_PKGS := ./appliance/runtime/ ./appliance/packet/ ./elements/standard/
 
-.PHONY: all build run test test-deps test-race bench bench-io lint fuzz clean
+.PHONY: all build run test test-deps test-race bench bench-io lint fuzz clean install firmware
 
 all: build
 
@@ -46,3 +46,32 @@ fuzz:
 
 clean:
 	rm -rf $(BIN)
+
+# install puts the binary, the systemd unit and an example boot file in
+# place (an existing /etc/flowbox/boot.toml is kept). DESTDIR for packaging.
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+UNITDIR  ?= /etc/systemd/system
+install: build
+	install -D -m 0755 $(BIN)/flowbox $(DESTDIR)$(PREFIX)/bin/flowbox
+	install -D -m 0644 firmware/flowbox.service $(DESTDIR)$(UNITDIR)/flowbox.service
+	sed -i 's|/usr/local/bin/flowbox|$(PREFIX)/bin/flowbox|g' $(DESTDIR)$(UNITDIR)/flowbox.service
+	install -d -m 0755 $(DESTDIR)/etc/flowbox/profiles
+	cp -r firmware/profiles/. $(DESTDIR)/etc/flowbox/profiles/
+	install -D -m 0644 firmware/boot.example.toml $(DESTDIR)/etc/flowbox/boot.example.toml
+	@if [ ! -e $(DESTDIR)/etc/flowbox/boot.toml ]; then \
+		cp firmware/profiles/router/boot.toml firmware/profiles/router/router.click $(DESTDIR)/etc/flowbox/; \
+		echo "installed /etc/flowbox/boot.toml (router profile): edit it, then systemctl enable --now flowbox"; \
+	fi
+	install -d -m 0700 $(DESTDIR)/var/lib/flowbox
+	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/flowbox/README.md
+
+# firmware builds the bootable initramfs (cpio, gzip): static flowbox as
+# /init, the profiles, /etc/flowbox/boot.toml from PROFILE, the NIC modules
+# of the newest /lib/modules (virtio_net), last-known-good seeded with
+# SEED_LKG. Boot it with any kernel (see README "Boot and firmware").
+PROFILE  ?= router
+SEED_LKG ?= $(PROFILE)
+firmware: build
+	$(GO) run ./firmware/mkimage -o $(BIN)/flowbox-initramfs.cpio.gz -flowbox $(BIN)/flowbox \
+		-profile $(PROFILE) -seed-lkg '$(SEED_LKG)'
