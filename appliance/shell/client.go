@@ -18,18 +18,30 @@ import (
 	"time"
 )
 
-// DefaultSocket is the socket used when neither -s nor $FLOWBOX_SOCKET is
-// given.
+// DefaultSocket is the socket of `flowbox run -p ./fb.sock`, used when
+// neither -s nor $FLOWBOX_SOCKET is given.
 const DefaultSocket = "./fb.sock"
 
+// BootSocket is where `flowbox boot` serves its control socket by default
+// (boot.toml's control.socket), so `flowbox shell` on a booted box needs
+// no -s.
+var BootSocket = "/run/flowbox/control.sock"
+
 // SocketPath resolves the socket: flag, then $FLOWBOX_SOCKET, then
-// ./fb.sock.
+// ./fb.sock if it exists, then the booted appliance's socket if it
+// exists, else ./fb.sock.
 func SocketPath(flag string) string {
 	if flag != "" {
 		return flag
 	}
 	if env := os.Getenv("FLOWBOX_SOCKET"); env != "" {
 		return env
+	}
+	if _, err := os.Stat(DefaultSocket); err == nil {
+		return DefaultSocket
+	}
+	if _, err := os.Stat(BootSocket); err == nil {
+		return BootSocket
 	}
 	return DefaultSocket
 }

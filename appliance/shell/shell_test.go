@@ -122,6 +122,16 @@ func TestSocketPathDefault(t *testing.T) {
 	if p := SocketPath("a.sock"); p != "a.sock" {
 		t.Errorf("-s ignored: %q", p)
 	}
+	// On a booted box (no ./fb.sock) the boot socket is the default.
+	t.Setenv("FLOWBOX_SOCKET", "")
+	boot := filepath.Join(t.TempDir(), "control.sock")
+	os.WriteFile(boot, nil, 0o600)
+	old := BootSocket
+	BootSocket = boot
+	defer func() { BootSocket = old }()
+	if p := SocketPath(""); p != boot {
+		t.Errorf("booted box default = %q, want %q", p, boot)
+	}
 }
 
 func TestDialErrors(t *testing.T) {

@@ -23,14 +23,15 @@ line is a command; '#' starts a comment. A failing command prints one
 "error: ..." line on stderr and the others still run; the exit status is
 then 1.
 
-The socket is -s PATH, else $FLOWBOX_SOCKET, else ./fb.sock; -s
+The socket is -s PATH, else $FLOWBOX_SOCKET, else ./fb.sock if it exists,
+else /run/flowbox/control.sock (flowbox boot's) if it exists; -s
 tcp:127.0.0.1:PORT connects to a --control TCP port. History goes to
 $FLOWBOX_HISTORY, else ~/.flowbox_history.`
 
 func shellCmd(args []string) int {
 	var opt shell.Options
 	fs := newFlagSet("shell", shellUsage)
-	fs.StringVar(&opt.Socket, "s", "", "control socket `PATH` (or tcp:HOST:PORT); default $FLOWBOX_SOCKET, else ./fb.sock")
+	fs.StringVar(&opt.Socket, "s", "", "control socket `PATH` (or tcp:HOST:PORT); default $FLOWBOX_SOCKET, else ./fb.sock, else /run/flowbox/control.sock")
 	fs.StringVar(&opt.Commands, "c", "", "run the ';'-separated `COMMANDS` and exit")
 	fs.StringVar(&opt.History, "history", "", "history `FILE` (default $FLOWBOX_HISTORY, else ~/.flowbox_history; '-' for none)")
 	var scripts []string
