@@ -61,7 +61,8 @@ type Graph struct {
 	Threads int `toml:"threads"`
 	// Pin pins worker i to CPU i (default true).
 	Pin *bool `toml:"pin"`
-	// CPUs confines flowbox to these CPUs (sched_setaffinity).
+	// CPUs lists the CPUs worker threads are pinned to (worker i on
+	// CPUs[i mod n]); the process is confined to them.
 	CPUs []int `toml:"cpus"`
 }
 

@@ -72,8 +72,11 @@ func (r *Router) Running() bool { return r.sched.running.Load() }
 
 // RunOptions control a run.
 type RunOptions struct {
-	// Pin pins worker threads to CPUs (worker i on CPU i mod NumCPU).
+	// Pin pins worker threads to CPUs: worker i on CPUs[i mod len(CPUs)],
+	// or on CPU i mod NumCPU when CPUs is empty.
 	Pin bool
+	// CPUs lists the CPUs workers are pinned to (boot.toml graph.cpus).
+	CPUs []int
 	// MaxDrain bounds how long the graph may take to drain after every
 	// STOP source finished (default 5s).
 	MaxDrain time.Duration
@@ -95,6 +98,7 @@ func (r *Router) Run(ctx context.Context, opt RunOptions) error {
 func (r *Router) start(opt RunOptions) {
 	s := r.sched
 	s.pin = opt.Pin
+	s.cpus = opt.CPUs
 	s.prepare()
 	// Handler calls made before this point ran inline; the lock makes
 	// sure none is still running when the workers start.

@@ -2,11 +2,14 @@ package runtime
 
 import (
 	"context"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"flowbox/appliance/core"
 	"flowbox/appliance/lang"
@@ -542,4 +545,36 @@ func TestApproveHookVetoesBuildAndReload(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+func TestWorkersPinnedToConfiguredCPUs(t *testing.T) {
+	if got := cpuFor(0, []int{1}); got != 1 {
+		t.Errorf("worker 0 with cpus [1] -> %d", got)
+	}
+	if got := cpuFor(3, []int{0, 1}); got != 1 {
+		t.Errorf("worker 3 with cpus [0 1] -> %d", got)
+	}
+	if got := cpuFor(5, nil); got != 5%goruntime.NumCPU() {
+		t.Errorf("worker 5 without a list -> %d", got)
+	}
+	// A real run pinned to the last CPU: the worker thread's affinity
+	// must be exactly that CPU.
+	last := goruntime.NumCPU() - 1
+	r, err := build(t, "s :: TSource(1000000000) -> p :: TPass -> TSink", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx, RunOptions{Pin: true, CPUs: []int{last}}); close(done) }()
+	for !r.Running() {
+		time.Sleep(time.Millisecond)
+	}
+	var set unix.CPUSet
+	r.OnThread(r.Node("p").Elem, func() { unix.SchedGetaffinity(0, &set) })
+	cancel()
+	<-done
+	if set.Count() != 1 || !set.IsSet(last) {
+		t.Errorf("worker affinity = %v CPUs (cpu %d set: %v), want only CPU %d", set.Count(), last, set.IsSet(last), last)
+	}
 }

@@ -50,8 +50,8 @@ type scheduler struct {
 	wg       sync.WaitGroup
 	stopCh   chan struct{}
 	stopOnce sync.Once
-	// Affinity pins worker i to CPU Affinity[i % len] when set.
-	pin bool
+	pin  bool
+	cpus []int // worker i runs on cpus[i % len(cpus)] when pinned
 }
 
 func newScheduler(r *Router, threads int) *scheduler {
@@ -198,7 +198,7 @@ func (w *worker) loop() {
 	goruntime.LockOSThread()
 	defer goruntime.UnlockOSThread()
 	if w.sched.pin {
-		pinToCPU(w.id)
+		pinToCPU(cpuFor(w.id, w.sched.cpus))
 	}
 	idleSpins := 0
 	sleep := time.Duration(0)
@@ -323,10 +323,18 @@ func (h *timerHeap) Pop() any {
 	return t
 }
 
-func pinToCPU(id int) {
+// cpuFor is the CPU worker id runs on: from the configured list, else
+// spread over all CPUs.
+func cpuFor(id int, cpus []int) int {
+	if len(cpus) > 0 {
+		return cpus[id%len(cpus)]
+	}
+	return id % goruntime.NumCPU()
+}
+
+func pinToCPU(cpu int) {
 	var set unix.CPUSet
-	n := goruntime.NumCPU()
-	set.Set(id % n)
+	set.Set(cpu)
 	_ = unix.SchedSetaffinity(0, &set) // best effort: containers may forbid it
 }
 

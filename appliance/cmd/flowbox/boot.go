@@ -330,14 +330,16 @@ func (b *box) run() int {
 	defer signal.Stop(sigs)
 	done := make(chan error, 1)
 	pin := set == nil || set.Config.Graph.PinWorkers()
+	var cpus []int
 	if set != nil && len(set.Config.Graph.CPUs) > 0 {
-		if err := confineCPUs(set.Config.Graph.CPUs); err != nil {
+		// Workers are pinned one per listed CPU (worker i on cpus[i mod n]);
+		// the rest of the process is confined to the same CPUs.
+		cpus, pin = set.Config.Graph.CPUs, true
+		if err := confineCPUs(cpus); err != nil {
 			b.log.Warnf("graph.cpus: %v", err)
-		} else {
-			pin = false
 		}
 	}
-	go func() { done <- runner.Run(ctx, runtime.RunOptions{Pin: pin}) }()
+	go func() { done <- runner.Run(ctx, runtime.RunOptions{Pin: pin, CPUs: cpus}) }()
 	b.ready(sock)
 	b.schedulePromotion()
 	for {
