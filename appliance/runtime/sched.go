@@ -50,8 +50,8 @@ type scheduler struct {
 	wg       sync.WaitGroup
 	stopCh   chan struct{}
 	stopOnce sync.Once
-	pin  bool
-	cpus []int // worker i runs on cpus[i % len(cpus)] when pinned
+	pin      bool
+	cpus     []int // worker i runs on cpus[i % len(cpus)] when pinned
 }
 
 func newScheduler(r *Router, threads int) *scheduler {
