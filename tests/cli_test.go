@@ -215,3 +215,14 @@ func TestHooksVetoConfigurations(t *testing.T) {
 		t.Errorf("missing hooks file: exit %d, %q", code, errs)
 	}
 }
+
+// The Lua example of the README, as a new user would type it.
+func TestReadmeLuaInlineExample(t *testing.T) {
+	conf := `InfiniteSource(LIMIT 10, STOP true)
+    -> f :: LuaElement(CODE "n = 0; function push(port, p) n = n + 1; if n % 2 == 0 then return 0 end end")
+    -> c :: Counter -> Discard`
+	out, errs, code := flowbox(t, "", "run", "-e", conf, "-h", "c.count", "-h", "f.calls")
+	if code != 0 || out != "c.count:\n5\n\nf.calls:\n10\n\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+}
