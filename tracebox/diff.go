@@ -63,6 +63,9 @@ type Mods struct {
 	// was not diffed (default mode); Summary then describes it.
 	Direct  bool
 	Summary string
+	// Reply is the whole packet that answered (the ICMP error with its
+	// quote, or the direct reply); nil if silent.
+	Reply *Packet
 }
 
 // DiffOptions tunes Diff.

@@ -316,6 +316,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 func fillMods(h *Hop, compat bool) {
 	m, r := h.Mods, h.Reply
+	m.Reply = r.Packet
 	if r.Quote != nil {
 		m.Received, m.Partial, m.Ext = r.Quote, r.Partial, r.Ext
 		m.Items = Diff(m.Original, r.Quote, r.Partial, DiffOptions{ComparePartial: !compat})

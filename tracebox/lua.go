@@ -448,14 +448,33 @@ func concat(L *lua.LState) int {
 	}
 	switch x := a.Value.(type) {
 	case *Layer:
-		L.Push(PushPacket(L, pkt(append([]*Layer{x.Clone()}, right...)...)))
+		L.Push(PushPacket(L, pkt(icmpAfterV6(append([]*Layer{x.Clone()}, right...))...)))
 	case *Packet:
-		x.Layers = append(x.Layers, right...)
+		x.Layers = icmpAfterV6(append(x.Layers, right...))
 		L.Push(a)
 	default:
 		L.ArgError(1, "Packet or layer expected")
 	}
 	return 1
+}
+
+// icmpAfterV6 turns an ICMP layer following an IPv6 header into ICMPv6
+// (ipv6{} / icmp{} is an ICMPv6 message); the ICMPv4 echo request/reply
+// types 8/0 (unassigned in ICMPv6) become 128/129, other types are kept.
+func icmpAfterV6(ls []*Layer) []*Layer {
+	for i := 1; i < len(ls); i++ {
+		if ls[i].Kind == KICMP && ls[i-1].Kind == KIPv6 {
+			l := ls[i]
+			l.Kind = KICMPv6
+			switch l.F[icmpType].V {
+			case 8:
+				l.F[icmpType].V = 128
+			case 0:
+				l.F[icmpType].V = 129
+			}
+		}
+	}
+	return ls
 }
 
 func hexdump(b []byte) string {
@@ -849,6 +868,19 @@ func (a *luaAPI) register(L *lua.LState) {
 		return 1
 	})
 	reg("filter", a.luaFilter)
+	// fragment(pkt, size): a table of IPv4 fragments of pkt (see Fragment).
+	reg("fragment", func(L *lua.LState) int {
+		fs, err := Fragment(checkPacket(L, 1), int(L.OptNumber(2, 8)))
+		if err != nil {
+			L.RaiseError("%v", err)
+		}
+		t := L.NewTable()
+		for _, f := range fs {
+			t.Append(PushPacket(L, f))
+		}
+		L.Push(t)
+		return 1
+	})
 	reg("sleep", func(L *lua.LState) int {
 		ms := int64(argInt(L, 1))
 		if a.cfg.Options.Compat {
@@ -904,6 +936,9 @@ func (a *luaAPI) modsMethods() map[string]lua.LGFunction {
 	return map[string]lua.LGFunction{
 		"original": func(L *lua.LState) int { L.Push(PushPacket(L, checkMods(L).Original.Clone())); return 1 },
 		"received": func(L *lua.LState) int { L.Push(PushPacket(L, checkMods(L).Received.Clone())); return 1 },
+		// reply(): the whole answer (ICMP error with its quote, or the
+		// direct reply), e.g. mods:reply():icmp():mtu() (not in 0.4.4)
+		"reply": func(L *lua.LState) int { L.Push(PushPacket(L, checkMods(L).Reply.Clone())); return 1 },
 		"partial": func(L *lua.LState) int {
 			if checkMods(L).Partial {
 				L.Push(lua.LNumber(1))
@@ -1042,8 +1077,15 @@ func (a *luaAPI) packetMethods() map[string]lua.LGFunction {
 		},
 		"sendrecv": func(L *lua.LState) int {
 			p := checkPacket(L, 1)
-			t := L.OptTable(2, nil)
-			timeout := time.Duration(float64(time.Second) * float64(L.OptNumber(-1, 1)))
+			// pkt:sendrecv{timeout=, retry=, interface=} or pkt:sendrecv(timeout)
+			timeout := time.Second
+			var t *lua.LTable
+			switch v := L.Get(2).(type) {
+			case lua.LNumber:
+				timeout = time.Duration(float64(v) * float64(time.Second))
+			case *lua.LTable:
+				t = v
+			}
 			if t != nil {
 				if v, ok := t.RawGetString("timeout").(lua.LNumber); ok {
 					timeout = time.Duration(float64(v) * float64(time.Second))

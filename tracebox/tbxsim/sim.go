@@ -34,6 +34,12 @@ type Router struct {
 	// Extension, when set, is appended to time-exceeded replies as an RFC
 	// 4884 extension structure (the quote is padded to 128 bytes).
 	Extension []byte
+	// LinkMTU is the MTU of the link after the router (0: unlimited). A
+	// forwarded packet larger than that with DF set (any IPv6 packet) is
+	// answered with "fragmentation needed" / "packet too big" giving
+	// LinkMTU; a larger IPv4 packet without DF is forwarded as is (the
+	// simulator does not fragment).
+	LinkMTU int
 }
 
 // Destination behaviours.
@@ -50,6 +56,9 @@ type Path struct {
 	DstMode int
 	// DstMSS is the MSS option the destination puts in its SYN/ACK (0: none).
 	DstMSS int
+	// DstOptions are raw TCP option bytes the destination adds to its
+	// SYN/ACK after the MSS (padded with NOPs to a multiple of 4).
+	DstOptions []byte
 
 	mu      sync.Mutex
 	replies [][]byte
@@ -113,6 +122,9 @@ func (p *Path) Process(in []byte) []byte {
 				return nil
 			}
 			return icmpError(r, b, v6)
+		}
+		if r.LinkMTU > 0 && len(b) > r.LinkMTU && (v6 || b[6]&0x40 != 0) {
+			return tooBig(r, b, v6) // checked before the TTL decrement, as Linux does
 		}
 		setTTL(b, ttl-1)
 		if r.Modify != nil {
@@ -191,6 +203,23 @@ func icmpError(r Router, pkt []byte, v6 bool) []byte {
 	return Build4(src, dst, 1, 64, 0, append([]byte{11, 0, 0, 0, rest[0], rest[1], rest[2], rest[3]}, q...))
 }
 
+// tooBig answers pkt (as the router received it) with fragmentation needed
+// (ICMP 3/4) or packet too big (ICMPv6 2), quoting the whole packet.
+func tooBig(r Router, pkt []byte, v6 bool) []byte {
+	q := append([]byte(nil), pkt...)
+	if v6 {
+		if len(q) > 1280-48 {
+			q = q[:1280-48]
+		}
+		m := r.LinkMTU
+		return Build6(r.Addr, srcOf(pkt), 58, 64, append([]byte{2, 0, 0, 0, byte(m >> 24), byte(m >> 16), byte(m >> 8), byte(m)}, q...))
+	}
+	if len(q) > 548 {
+		q = q[:548]
+	}
+	return Build4(r.Addr, srcOf(pkt), 1, 64, 0, append([]byte{3, 4, 0, 0, 0, 0, byte(r.LinkMTU >> 8), byte(r.LinkMTU)}, q...))
+}
+
 func srcOf(b []byte) netip.Addr {
 	if b[0]>>4 == 6 {
 		return netip.AddrFrom16([16]byte(b[8:24]))
@@ -240,6 +269,12 @@ func (p *Path) dstReply(b []byte, v6 bool) []byte {
 		put16(t[14:], 64240)
 		if p.DstMSS > 0 && t[13]&2 != 0 {
 			t = append(t, 2, 4, byte(p.DstMSS>>8), byte(p.DstMSS))
+		}
+		if len(p.DstOptions) > 0 && t[13]&2 != 0 {
+			t = append(t, p.DstOptions...)
+			for len(t)%4 != 0 {
+				t = append(t, 1)
+			}
 		}
 		t[12] = byte(len(t)/4) << 4
 		if v6 {
