@@ -35,6 +35,7 @@ func main() {
 		mpps, nsPkt float64
 		nsOp        float64
 		hasMpps     bool
+		other       []string // other custom metrics, e.g. "137000 probes/s"
 	}
 	var rows []row
 	sc := bufio.NewScanner(os.Stdin)
@@ -57,6 +58,9 @@ func main() {
 				r.nsPkt = v
 			case "ns/op":
 				r.nsOp = v
+			case "B/op", "allocs/op", "MB/s":
+			default:
+				r.other = append(r.other, f[i]+" "+f[i+1])
 			}
 		}
 		rows = append(rows, r)
@@ -65,7 +69,7 @@ func main() {
 	fmt.Println(strings.Repeat("-", 88))
 	for _, r := range rows {
 		if !r.hasMpps {
-			fmt.Printf("%-34s %10s %10.1f %10s %10s %8s\n", r.name, "-", r.nsOp, "-", "-", "-")
+			fmt.Printf("%-34s %10s %10s   %.1f ns/op  %s\n", r.name, "-", "-", r.nsOp, strings.Join(r.other, "  "))
 			continue
 		}
 		p, ok := peers[r.name]
