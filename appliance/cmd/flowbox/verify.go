@@ -1,0 +1,250 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"strings"
+
+	"flowbox/appliance/lang"
+	"flowbox/verify"
+)
+
+func init() {
+	commands["verify"] = command{"prove reachability/invariant requirements and security rules of configurations", verifyCmd}
+}
+
+const verifyUsage = `
+usage: flowbox verify [--network FILE] [--as ROLE] [--address A] [--allow PREFIX]...
+                      [--json] [--sandboxed FILE] CONFIG... [-r 'REQ']... [-R FILE]
+
+Explores every path of the configuration with symbolic packets (SymNet /
+In-Net) and answers each requirement, in the order given:
+
+  reach from NODE [FLOW] {-> NODE [FLOW] [const FIELDS]}+
+
+NODE is an element (arrival at it), ELEMENT:PORT (leaving output PORT),
+MODULE:ELEMENT:PORT (with --network), an address or subnet, client or
+internet. FLOW is an IPFilter expression. FIELDS are &&-separated: src,
+dst, proto, src port, dst port, tos, ttl, seq, ack, payload. reach holds
+if some path meets every hop; const if on every such path each field
+ends the hop with the value it started it with.
+
+With one CONFIG and no --network, its FromDevice elements are where
+traffic enters and its ToDevice elements where it leaves. Several CONFIGs
+are boxes named after their files (without links). --network FILE
+describes boxes, routers, links and the client/internet subnets.
+
+--as operator|client|third-party checks In-Net's security rules for a
+module with address --address (whitelist: --allow, repeatable): the
+answer is ACCEPT, REJECT, or SANDBOX (ChangeEnforcer must be inserted;
+--sandboxed FILE writes the configuration with it).
+
+Each answer is one line starting SATISFIED, VIOLATED or UNPROVABLE (or
+ACCEPT, REJECT, SANDBOX). Exit status: 0 all hold/accept, 1 any
+violation or reject, 2 only unprovable/sandbox answers remain (or a usage
+error).`
+
+func verifyCmd(args []string) int {
+	return runVerify(args, os.Stdout, stderr)
+}
+
+func runVerify(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("verify", verifyUsage)
+	fs.SetOutput(stderr)
+	var (
+		network, role, address, reqFile, sandboxed string
+		reqs, allow                                multiFlag
+		asJSON                                     bool
+		configs                                    []string
+	)
+	fs.StringVar(&network, "network", "", "network description `FILE`")
+	fs.StringVar(&role, "as", "", "check the security rules for `ROLE`: operator, client or third-party")
+	fs.StringVar(&address, "address", "", "the module's assigned IPv4 address `A`")
+	fs.Var(&allow, "allow", "whitelisted destination `PREFIX` of a third-party tenant (repeatable)")
+	fs.Var(&reqs, "r", "requirement `REQ` (repeatable)")
+	fs.StringVar(&reqFile, "R", "", "read requirements from `FILE`, one per line (# comments)")
+	fs.BoolVar(&asJSON, "json", false, "print JSON with every path")
+	fs.StringVar(&sandboxed, "sandboxed", "", "with SANDBOX, write the configuration with ChangeEnforcer to `FILE`")
+	if err := parseInterspersed(fs, args, func(a string) error { configs = append(configs, a); return nil }); err != nil {
+		return exitUsage(stderr, err)
+	}
+	texts := append([]string(nil), reqs...)
+	if reqFile != "" {
+		b, err := os.ReadFile(reqFile)
+		if err != nil {
+			fmt.Fprintln(stderr, "flowbox verify:", err)
+			return 2
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if i := strings.IndexByte(l, '#'); i >= 0 {
+				l = l[:i]
+			}
+			if l = strings.TrimSpace(l); l != "" {
+				texts = append(texts, l)
+			}
+		}
+	}
+	if role == "" && len(texts) == 0 {
+		fmt.Fprintln(stderr, "flowbox verify: nothing to check: give -r/-R requirements or --as ROLE")
+		return 2
+	}
+	if network == "" && len(configs) == 0 {
+		fmt.Fprintln(stderr, "flowbox verify: no configuration (CONFIG... or --network FILE)")
+		return 2
+	}
+	var parsed []*verify.Requirement
+	for _, t := range texts {
+		r, err := verify.ParseRequirement(t)
+		if err != nil {
+			fmt.Fprintf(stderr, "flowbox verify: requirement %q: %v\n", t, err)
+			return 2
+		}
+		parsed = append(parsed, r)
+	}
+	var opt verify.SecurityOptions
+	if role != "" {
+		r, err := verify.ParseRole(role)
+		if err != nil {
+			fmt.Fprintln(stderr, "flowbox verify:", err)
+			return 2
+		}
+		opt.Role = r
+		if address != "" {
+			a, err := netip.ParseAddr(address)
+			if err != nil || !a.Is4() {
+				fmt.Fprintf(stderr, "flowbox verify: --address: bad IPv4 address %q\n", address)
+				return 2
+			}
+			opt.Address = a
+		} else if r != verify.Operator {
+			fmt.Fprintln(stderr, "flowbox verify: --address is required with --as client or third-party")
+			return 2
+		}
+		for _, p := range allow {
+			pf, err := netip.ParsePrefix(p)
+			if err != nil {
+				a, err2 := netip.ParseAddr(p)
+				if err2 != nil {
+					fmt.Fprintf(stderr, "flowbox verify: --allow: bad prefix %q\n", p)
+					return 2
+				}
+				pf = netip.PrefixFrom(a, 32)
+			}
+			opt.Allowed = append(opt.Allowed, pf)
+		}
+	}
+	c := &verify.Checker{AllPaths: asJSON}
+	var single *lang.Graph
+	switch {
+	case network != "":
+		n, g, err := verify.LoadNetwork(network)
+		if err != nil {
+			fmt.Fprintln(stderr, "flowbox verify:", err)
+			return 2
+		}
+		c.G, c.Net = g, n
+		for _, f := range configs {
+			lg, err := readConfig(f)
+			if err != nil {
+				fmt.Fprintln(stderr, "flowbox verify:", err)
+				return 2
+			}
+			if err := g.AddBox(boxName(f), lg); err != nil {
+				fmt.Fprintln(stderr, "flowbox verify:", err)
+				return 2
+			}
+		}
+	default:
+		c.G = verify.NewGraph()
+		for _, f := range configs {
+			lg, err := readConfig(f)
+			if err != nil {
+				fmt.Fprintln(stderr, "flowbox verify:", err)
+				return 2
+			}
+			box := ""
+			if len(configs) > 1 {
+				box = boxName(f)
+			} else {
+				single = lg
+			}
+			if err := c.G.AddBox(box, lg); err != nil {
+				fmt.Fprintln(stderr, "flowbox verify:", err)
+				return 2
+			}
+		}
+	}
+	status := 0
+	worse := func(s int) {
+		if s == 1 || status == 0 {
+			status = s
+		}
+	}
+	var out struct {
+		Requirements []*verify.Answer       `json:"requirements,omitempty"`
+		Security     *verify.SecurityResult `json:"security,omitempty"`
+	}
+	for _, r := range parsed {
+		a := c.Check(r)
+		out.Requirements = append(out.Requirements, a)
+		switch a.Verdict {
+		case verify.Violated:
+			worse(1)
+		case verify.Unprovable:
+			worse(2)
+		}
+		if !asJSON {
+			fmt.Fprintln(stdout, a.Line())
+		}
+	}
+	if role != "" {
+		res := c.Security(opt)
+		out.Security = res
+		switch res.Decision {
+		case verify.Reject:
+			worse(1)
+		case verify.Sandbox:
+			worse(2)
+			if sandboxed != "" && single != nil {
+				text := lang.Unparse(verify.InsertEnforcers(single, opt))
+				if err := os.WriteFile(sandboxed, []byte(text), 0o644); err != nil {
+					fmt.Fprintln(stderr, "flowbox verify:", err)
+				}
+			}
+		}
+		if !asJSON {
+			fmt.Fprintln(stdout, res.Line())
+		}
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			fmt.Fprintln(stderr, "flowbox verify:", err)
+			return 2
+		}
+	}
+	return status
+}
+
+func readConfig(file string) (*lang.Graph, error) {
+	src, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	return verify.ParseConfig(file, src)
+}
+
+func boxName(file string) string {
+	b := file
+	if i := strings.LastIndexByte(b, '/'); i >= 0 {
+		b = b[i+1:]
+	}
+	if i := strings.IndexByte(b, '.'); i > 0 {
+		b = b[:i]
+	}
+	return b
+}

@@ -1,0 +1,126 @@
+package verify_test
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+var (
+	buildOnce sync.Once
+	bin       string
+	buildErr  error
+)
+
+// flowbox builds the command once per test process.
+func flowbox(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "flowbox-verify")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		bin = filepath.Join(dir, "flowbox")
+		if out, err := exec.Command("go", "build", "-o", bin, "flowbox/appliance/cmd/flowbox").CombinedOutput(); err != nil {
+			buildErr = errors.New(err.Error() + "\n" + string(out))
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return bin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if bin != "" {
+		os.RemoveAll(filepath.Dir(bin))
+	}
+	os.Exit(code)
+}
+
+func run(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(flowbox(t), append([]string{"verify"}, args...)...)
+	out, err := cmd.Output()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), code
+}
+
+func TestCLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	fw := filepath.Join("testdata", "cli", "fw.click")
+	scrub := filepath.Join("testdata", "cli", "scrub.click")
+
+	out, code := run(t, "-r", "reach from in udp -> out const payload", fw)
+	if code != 0 || !strings.HasPrefix(out, "SATISFIED") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	// one line per requirement, in order; a violation wins the exit status
+	out, code = run(t, "-r", "reach from in udp -> out const payload", "-r", "reach from in udp -> out const ttl", "-r", "reach from in tcp -> out", fw)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 1 || len(lines) != 3 || !strings.HasPrefix(lines[0], "SATISFIED") ||
+		!strings.HasPrefix(lines[1], "VIOLATED") || !strings.HasPrefix(lines[2], "VIOLATED") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	if !strings.Contains(lines[1], "counterexample: udp") || !strings.Contains(lines[1], "path: in ->") {
+		t.Errorf("a violation needs a counterexample and a path: %s", lines[1])
+	}
+	if !strings.Contains(lines[2], "denied by rule 1") {
+		t.Errorf("tcp is denied by the filter's second rule: %s", lines[2])
+	}
+	// an opaque element: the payload cannot be proved constant
+	out, code = run(t, "-r", "reach from in udp -> out const payload", scrub)
+	if code != 2 || !strings.HasPrefix(out, "UNPROVABLE") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	// security only; SANDBOX exits 2 and writes the sandboxed config
+	sb := filepath.Join(t.TempDir(), "sandboxed.click")
+	out, code = run(t, "--as", "third-party", "--address", "10.10.0.5", "--sandboxed", sb, scrub)
+	if code != 2 || !strings.HasPrefix(out, "SANDBOX") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	if b, err := os.ReadFile(sb); err != nil || !strings.Contains(string(b), "ChangeEnforcer") {
+		t.Fatalf("sandboxed config: %v %s", err, b)
+	}
+	out, code = run(t, "--as", "client", "--address", "10.10.0.5", fw)
+	if code != 1 || !strings.HasPrefix(out, "REJECT") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	// JSON: every path
+	out, code = run(t, "--json", "-r", "reach from in udp -> out", "--as", "operator", fw)
+	var js struct {
+		Requirements []struct {
+			Verdict string
+			Paths   []struct{ Outcome, Hops string }
+		}
+		Security struct{ Decision string }
+	}
+	if err := json.Unmarshal([]byte(out), &js); err != nil || code != 0 {
+		t.Fatalf("exit %d, %v:\n%s", code, err, out)
+	}
+	if js.Requirements[0].Verdict != "SATISFIED" || len(js.Requirements[0].Paths) != 4 || js.Security.Decision != "ACCEPT" {
+		t.Fatalf("json: %+v", js)
+	}
+	// usage errors exit 2
+	if _, code := run(t, fw); code != 2 {
+		t.Errorf("no requirement: exit %d", code)
+	}
+	if _, code := run(t, "-r", "reach to x", fw); code != 2 {
+		t.Errorf("bad requirement: exit %d", code)
+	}
+}
