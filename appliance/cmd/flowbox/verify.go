@@ -1,13 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 
+	"flowbox/appliance/control"
 	"flowbox/appliance/lang"
 	"flowbox/verify"
 )
@@ -247,4 +250,40 @@ func boxName(file string) string {
 		b = b[:i]
 	}
 	return b
+}
+
+// The shell's `verify` runs the same checks on the running configuration
+// (its flattened text), so an operator can prove requirements on what the
+// box is doing right now.
+func init() {
+	control.Register(control.Command{
+		Name:    "verify",
+		Args:    "[--as ROLE] [--address A] [--allow PREFIX]... [--json] [-r 'REQ']... [-R FILE]",
+		Summary: "prove requirements or security rules of the running configuration",
+		Help:    "Runs 'flowbox verify' on the running configuration; see 'flowbox verify --help'.",
+		Run:     verifyRunning,
+	})
+}
+
+func verifyRunning(c *control.Call) (string, error) {
+	dir, err := os.MkdirTemp("", "flowbox-verify")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	conf := filepath.Join(dir, "running.click")
+	if err := os.WriteFile(conf, []byte(lang.Unparse(c.Router().Graph)), 0o600); err != nil {
+		return "", err
+	}
+	var out, errs bytes.Buffer
+	code := runVerify(append(append([]string(nil), c.Args...), conf), &out, &errs)
+	if code == 2 && out.Len() == 0 {
+		// A usage error: one clear line, as every shell command error.
+		msg := strings.TrimSpace(errs.String())
+		if i := strings.IndexByte(msg, '\n'); i >= 0 {
+			msg = msg[:i]
+		}
+		return "", fmt.Errorf("%s", msg)
+	}
+	return out.String(), nil
 }
