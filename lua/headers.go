@@ -311,11 +311,16 @@ func setIPv6Addr(L *glua.LState, off int) {
 	s, _ := ipv6Of(L)
 	d := s.writable(L)
 	ip := d[s.ip6Off:]
+	// The pseudo-header holds the source and the final destination: with
+	// a routing header (segments left) that is not the IPv6 destination.
+	inPseudo := off == 8 || s.ip6Dst == s.ip6Off+off
 	for i := 0; i < 16; i += 2 {
 		old := proto.U16(ip, off+i)
 		nw := binary.BigEndian.Uint16(n[i:])
 		proto.Put16(ip, off+i, nw)
-		s.l4Adjust16(d, old, nw, true)
+		if inPseudo {
+			s.l4Adjust16(d, old, nw, true)
+		}
 	}
 }
 
@@ -578,9 +583,7 @@ func l4ChecksumOK(s *slot) bool {
 		}
 		return proto.Fold(proto.Sum(seg, proto.PseudoSum(ip, s.l4Proto, len(seg)))) == 0
 	}
-	ip := d[s.ip6Off:]
-	ps := proto.Sum(ip[8:40], 0) + uint32(len(seg)) + uint32(s.l4Proto)
-	return proto.Fold(proto.Sum(seg, ps)) == 0
+	return proto.Fold(proto.Sum(seg, ip6PseudoSum(s, d, len(seg)))) == 0
 }
 
 // ---- UDP ----

@@ -19,6 +19,7 @@ type Machine struct {
 	env   *env
 	guard *guard
 	set   pktSet
+	pull  pullState
 	opts  Options
 }
 
@@ -40,6 +41,7 @@ func NewMachine(prog *Program, o Options) (*Machine, error) {
 	L, e := newState(o)
 	m := &Machine{L: L, Prog: prog, env: e, opts: o}
 	m.set.init(L)
+	m.installInput()
 	if o.Budget > 0 {
 		m.guard = newGuard(L, o.Budget)
 	}
@@ -233,6 +235,19 @@ func (m *Machine) Budget() time.Duration { return m.opts.Budget }
 
 // SetVerdict overrides packet i's verdict.
 func (m *Machine) SetVerdict(i, v int) { m.set.slots[i].verdict = v }
+
+// DiscardClones forgets the clones made since Bind (the caller freed
+// them): NClones becomes 0 and their handles invalid.
+func (m *Machine) DiscardClones() {
+	ps := &m.set
+	for i := 0; i < ps.nclones; i++ {
+		ps.clones[i].p = nil
+	}
+	ps.nclones = 0
+}
+
+// SetPool sets the pool used for copy-on-write and clones (pull calls).
+func (m *Machine) SetPool(pool *packet.Pool) { m.set.pool = pool }
 
 // BindSlot points handle i at p (tests and tools that hold several packets
 // outside a batch) and returns the handle.

@@ -62,6 +62,8 @@ type slot struct {
 	l4Off   int // transport header, -1 if none
 	l4Len   int // transport segment length
 	l4Proto uint8
+	frag    bool // an IPv4/IPv6 fragment: the transport checksum covers data not here
+	ip6Dst  int  // the IPv6 pseudo-header destination (routing header's final address), -1 if none
 
 	ud, eth, ip, ip6, tcp, udp, icmp *glua.LUserData
 }
@@ -108,6 +110,7 @@ func (s *slot) point(p *packet.Packet, verdict int) {
 func (s *slot) parse() {
 	s.parsed = true
 	s.macOff, s.ipOff, s.ip6Off, s.l4Off, s.l4Len, s.l4Proto = -1, -1, -1, -1, 0, 0
+	s.frag, s.ip6Dst = false, -1
 	p := s.p
 	d := p.Data()
 	if m := p.Anno.Mac; m >= 0 && int(m) >= p.Offset() && int(m)+proto.EtherHeaderLen <= p.Offset()+len(d) {
@@ -143,6 +146,7 @@ func (s *slot) parse() {
 			return
 		}
 		s.ipOff = off
+		s.frag = proto.IsFragment(ip)
 		if !proto.IsFirstFragment(ip) {
 			return
 		}
@@ -156,11 +160,67 @@ func (s *slot) parse() {
 			return
 		}
 		s.ip6Off = off
+		s.ip6Dst = off + 24
 		plen := int(binary.BigEndian.Uint16(ip[4:]))
 		if plen > len(ip)-40 {
 			plen = len(ip) - 40
 		}
-		s.setL4(ip[6], off+40, plen)
+		s.parseIPv6Ext(d, ip[6], off+40, off+40+plen)
+	}
+}
+
+// IPv6 extension headers walked to find the transport header.
+const (
+	ip6HopByHop = 0
+	ip6Routing  = 43
+	ip6Fragment = 44
+	ip6DestOpts = 60
+	maxIP6Ext   = 8 // headers followed before giving up
+)
+
+// parseIPv6Ext follows hop-by-hop, routing, destination-options and
+// fragment headers from o (next header nh) to the transport header; the
+// payload ends at end. A fragment other than the first has no transport
+// header. A routing header with segments left moves the pseudo-header
+// destination to the final address (RFC 8200 8.1): type 0's last address,
+// type 2's home address, type 4's (SRH) segment list[0].
+func (s *slot) parseIPv6Ext(d []byte, nh uint8, o, end int) {
+	for i := 0; i <= maxIP6Ext; i++ {
+		switch nh {
+		case ip6HopByHop, ip6Routing, ip6DestOpts:
+			if o+8 > end {
+				return
+			}
+			hl := (int(d[o+1]) + 1) * 8
+			if o+hl > end {
+				return
+			}
+			if nh == ip6Routing && d[o+3] > 0 && hl >= 24 {
+				switch d[o+2] {
+				case 0:
+					s.ip6Dst = o + 8 + 16*(int(d[o+1])/2-1)
+				case 2, 4:
+					s.ip6Dst = o + 8
+				}
+			}
+			nh, o = d[o], o+hl
+		case ip6Fragment:
+			if o+8 > end {
+				return
+			}
+			fo := binary.BigEndian.Uint16(d[o+2:])
+			s.frag = true
+			if fo&0xfff8 != 0 {
+				return // not the first fragment
+			}
+			if fo&1 == 0 {
+				s.frag = false // atomic fragment (offset 0, no more): complete
+			}
+			nh, o = d[o], o+8
+		default:
+			s.setL4(nh, o, end-o)
+			return
+		}
 	}
 }
 
@@ -555,14 +615,14 @@ func fixChecksums(s *slot) {
 		if s.l4Off < 0 {
 			return
 		}
+		if s.frag {
+			return // the transport checksum covers data we do not have
+		}
 		seg := d[s.l4Off : s.l4Off+s.l4Len]
 		switch s.l4Proto {
 		case proto.ProtoTCP:
 			proto.SetTransportChecksum(ip, seg, proto.ProtoTCP, proto.TCPOffSum)
 		case proto.ProtoUDP:
-			if proto.IsFragment(ip) {
-				return // checksum covers data we do not have
-			}
 			proto.SetTransportChecksum(ip, seg, proto.ProtoUDP, proto.UDPOffSum)
 		case proto.ProtoICMP:
 			seg[2], seg[3] = 0, 0
@@ -570,8 +630,7 @@ func fixChecksums(s *slot) {
 		}
 		return
 	}
-	if s.ip6Off >= 0 && s.l4Off >= 0 {
-		ip := d[s.ip6Off:]
+	if s.ip6Off >= 0 && s.l4Off >= 0 && !s.frag {
 		seg := d[s.l4Off : s.l4Off+s.l4Len]
 		sumOff := 0
 		switch s.l4Proto {
@@ -585,11 +644,17 @@ func fixChecksums(s *slot) {
 			return
 		}
 		seg[sumOff], seg[sumOff+1] = 0, 0
-		ps := proto.Sum(ip[8:40], 0) + uint32(len(seg)) + uint32(s.l4Proto)
+		ps := ip6PseudoSum(s, d, len(seg))
 		c := proto.Fold(proto.Sum(seg, ps))
 		if s.l4Proto == proto.ProtoUDP && c == 0 {
 			c = 0xffff
 		}
 		binary.BigEndian.PutUint16(seg[sumOff:], c)
 	}
+}
+
+// ip6PseudoSum is the IPv6 pseudo-header sum (source, final destination,
+// upper-layer length and next header) for a segment of n bytes.
+func ip6PseudoSum(s *slot, d []byte, n int) uint32 {
+	return proto.Sum(d[s.ip6Dst:s.ip6Dst+16], proto.Sum(d[s.ip6Off+8:s.ip6Off+24], 0)) + uint32(n) + uint32(s.l4Proto)
 }

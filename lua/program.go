@@ -18,7 +18,8 @@
 package lua
 
 import (
-	"bufio"
+	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -32,8 +33,11 @@ import (
 
 // Program is a compiled script: bytecode shared by every state that runs it.
 type Program struct {
-	Name  string // chunk name used in error messages (the file path as given)
-	Dir   string // directory of the script file ("" for inline code)
+	Name string // chunk name used in error messages (the file path as given)
+	Dir  string // directory of the script file ("" for inline code)
+	// Hash is the SHA-256 of the source text: two programs with the same
+	// Hash run the same script (hot reconfiguration compares them).
+	Hash  [32]byte
 	proto *glua.FunctionProto
 }
 
@@ -65,12 +69,11 @@ type fileKey struct {
 var fileCache sync.Map // fileKey -> *Program
 
 func compileFile(path string) (*Program, error) {
-	f, err := os.Open(path)
+	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	chunk, err := parse.Parse(bufio.NewReader(f), path)
+	chunk, err := parse.Parse(bytes.NewReader(src), path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", path, cleanParseErr(err))
 	}
@@ -78,7 +81,7 @@ func compileFile(path string) (*Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}
-	return &Program{Name: path, Dir: filepath.Dir(path), proto: proto}, nil
+	return &Program{Name: path, Dir: filepath.Dir(path), Hash: sha256.Sum256(src), proto: proto}, nil
 }
 
 // CompileString compiles inline code; name is used in error messages.
@@ -91,7 +94,7 @@ func CompileString(name, code string) (*Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", name, err)
 	}
-	return &Program{Name: name, proto: proto}, nil
+	return &Program{Name: name, Hash: sha256.Sum256([]byte(code)), proto: proto}, nil
 }
 
 func cleanParseErr(err error) string {

@@ -226,3 +226,21 @@ func TestReadmeLuaInlineExample(t *testing.T) {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 }
+
+// Every flag of every flowbox command is documented in README.md.
+func TestReadmeDocumentsEveryFlag(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flagLine := regexp.MustCompile(`(?m)^\s+-(-?[a-zA-Z][a-zA-Z0-9-]*)`)
+	for _, cmd := range []string{"run", "check", "doc", "classes", "shell", "graph", "boot", "verify"} {
+		_, help, _ := flowbox(t, "", cmd, "--help")
+		for _, m := range flagLine.FindAllStringSubmatch(help, -1) {
+			name := strings.TrimPrefix(m[1], "-")
+			if !bytes.Contains(readme, []byte("`-"+name)) && !bytes.Contains(readme, []byte("`--"+name)) {
+				t.Errorf("flowbox %s: flag -%s is not in README.md", cmd, name)
+			}
+		}
+	}
+}

@@ -32,6 +32,7 @@ type LuaElement struct {
 	m         *lua.Machine
 	push      *glua.LFunction
 	pushBatch *glua.LFunction
+	pullFn    *glua.LFunction
 	timerFn   *glua.LFunction
 	timer     *core.Timer
 	handlers  []core.Handler
@@ -41,6 +42,20 @@ type LuaElement struct {
 	lastErr                                                   string
 	lastLog                                                   time.Time
 	logged                                                    int
+
+	// pull context
+	pulling bool         // outputs are pull
+	inq     []inQueue    // per input: packets pulled from upstream, not yet taken
+	want    int          // refill size for input() in the current Pull
+	pctx    *core.Ctx    // the current Pull's context (input() callback)
+	tmp     packet.Batch // pull context without pull(): the batch run through push
+}
+
+// inQueue holds what one upstream pull returned until the script takes
+// it with input(i).
+type inQueue struct {
+	b   packet.Batch
+	pos int
 }
 
 const (
@@ -52,7 +67,7 @@ func init() {
 	core.Register(core.Class{
 		Name:       "LuaElement",
 		Ports:      "-/-",
-		Processing: "h/h",
+		Processing: "a/a",
 		New:        func() core.Element { return new(LuaElement) },
 		Doc: core.Doc{
 			Synopsis: "LuaElement(SCRIPT file | CODE text [, INPUTS n, OUTPUTS n, ARGS words, POLICY pass|drop, MAX_ERRORS n, BUDGET time, INTERVAL time])",
@@ -78,6 +93,20 @@ The script defines:
                         packet handles, each starting with verdict output
                         0; the script calls p:drop() or p:send(k).
                         Used instead of push when defined.
+  pull(port)            pull context: called once per packet the element
+                        hands to whoever pulls output port; it takes
+                        packets with input(i) (the next packet of input
+                        i, or nil) and returns one of them (or a clone),
+                        or nil for none now. Packets taken and not
+                        returned are dropped. Upstream is pulled in
+                        batches (as many as the downstream asked for) and
+                        leftovers wait in the element for the next pull.
+                        Without pull(), a script with push/push_batch and
+                        one input and output also works in a pull
+                        context: the element pulls a batch from input 0,
+                        runs push/push_batch on it and returns what went
+                        to output 0.
+  take_state(old, info) optional; hot reconfiguration (see below).
   timer()               optional; called every INTERVAL; may return the
                         next delay in seconds, or false to stop.
   handlers              optional table: name = function(arg) (read
@@ -97,12 +126,31 @@ After MAX_ERRORS consecutive failing calls the element is disabled:
 every packet is passed to output 0 or dropped according to POLICY,
 until "write elem.enable" re-enables it.
 
+Ports are agnostic: in a push context (the usual) inputs and outputs
+are push and push/push_batch run; behind a Queue (Queue -> LuaElement ->
+Unqueue) they are all pull and pull(port) runs. In a pull context POLICY
+pass hands packets from input min(port, INPUTS-1) straight to the
+puller; drop pulls and drops them.
+
+Hot reconfiguration: the new element of the same name takes over the
+packets waiting in the old one's inputs. The script keeps data across
+a reconfiguration in the global table "state": the old state's "state"
+is copied by value (strings, numbers, booleans, nested tables; functions
+and userdata are left out) into the new state. If the new script
+defines take_state(old, info), it is called with the copy and info =
+{same = true|false} (same: identical script source and ARGS) and does
+what it wants with it; otherwise the copy replaces "state" only when
+same is true. When same is true the element's counters (calls, errors,
+timeouts, bad_port, policy_packets, drops, last_error) and the
+script's counter() values are carried over too; the disabled flag is
+not (a reconfiguration re-enables the element).
+
 The budget is enforced without per-call contexts: the state carries one
 cancellable context and a shared watchdog cancels it when a call overruns
 (stopped between BUDGET and BUDGET + max(BUDGET/4, 1ms)). BUDGET 0
 removes the check (slightly faster VM loop, no protection).`,
-			Ports: "INPUTS push inputs (default 1) and OUTPUTS push outputs (default 1); the\n" +
-				"configuration's port counts must match.",
+			Ports: "INPUTS inputs (default 1) and OUTPUTS outputs (default 1), all push or all\n" +
+				"pull (agnostic); the configuration's port counts must match.",
 			Args: []core.Item{
 				{Name: "SCRIPT", Text: "Lua file, relative to the working directory (or CODE)"},
 				{Name: "CODE", Text: "inline Lua source (instead of SCRIPT)"},
@@ -123,10 +171,12 @@ removes the check (slightly faster VM loop, no protection).`,
 				{Name: "calls", Text: "Go->Lua calls made (read)"},
 				{Name: "bad_port", Text: "packets sent to a nonexistent output (dropped) (read)"},
 				{Name: "counters", Text: "the script's counter(name) values, one 'name value' per line (read)"},
+				{Name: "held", Text: "packets pulled from upstream waiting for input() (pull context) (read)"},
 				{Name: "<name>", Text: "handlers declared by the script's handlers table"},
 			},
 			Example: `LuaElement(SCRIPT scripts/portknock.lua, OUTPUTS 2, ARGS "ports=7000,8000,9000 open=22")
-LuaElement(CODE "function push(port, p) local u = p:udp() if u and u:dport() == 53 then return nil end return 0 end")`,
+LuaElement(CODE "function push(port, p) local u = p:udp() if u and u:dport() == 53 then return nil end return 0 end")
+Queue -> LuaElement(SCRIPT scripts/prio.lua, INPUTS 2) -> Unqueue -> ToDevice(eth1)`,
 		},
 	})
 }
@@ -196,9 +246,10 @@ func (e *LuaElement) Configure(a *core.Args) error {
 	e.m = m
 	e.push = m.Func("push")
 	e.pushBatch = m.Func("push_batch")
+	e.pullFn = m.Func("pull")
 	e.timerFn = m.Func("timer")
-	if e.push == nil && e.pushBatch == nil && e.nin > 0 {
-		return fmt.Errorf("%s: script defines neither push nor push_batch", prog.Name)
+	if e.push == nil && e.pushBatch == nil && e.pullFn == nil && e.nin+e.nout > 0 {
+		return fmt.Errorf("%s: script defines none of push, push_batch and pull", prog.Name)
 	}
 	if fn := m.Func("init"); fn != nil {
 		info := m.L.NewTable()
@@ -221,8 +272,38 @@ func (e *LuaElement) Configure(a *core.Args) error {
 	return nil
 }
 
-// Initialize arms the timer when the script has one.
+// Initialize checks the script against the resolved port kinds and arms
+// the timer when the script has one.
 func (e *LuaElement) Initialize(r core.Router) error {
+	pushIn, pullIn, pullOut := false, false, false
+	for i := 0; i < e.nin; i++ {
+		if e.Input(i).Kind == core.Pull {
+			pullIn = true
+		} else {
+			pushIn = true
+		}
+	}
+	for i := 0; i < e.nout; i++ {
+		if e.Output(i).Kind == core.Pull {
+			pullOut = true
+		}
+	}
+	name := e.m.Prog.Name
+	switch {
+	case pushIn && pullOut:
+		return errors.New("push inputs with pull outputs are not supported (put a Queue in front)")
+	case pullIn && !pullOut:
+		return errors.New("pull inputs need pull outputs (the element is pulled, never scheduled)")
+	case pushIn && e.push == nil && e.pushBatch == nil:
+		return fmt.Errorf("%s: push context but the script defines neither push nor push_batch", name)
+	case pullOut && e.pullFn == nil && (e.push == nil && e.pushBatch == nil || e.nin != 1 || e.nout != 1):
+		return fmt.Errorf("%s: pull context needs pull(port) (or push/push_batch with one input and one output)", name)
+	}
+	e.pulling = pullOut
+	if e.pulling {
+		e.inq = make([]inQueue, e.nin)
+		e.m.SetInput(nil, e.input)
+	}
 	if e.timerFn != nil {
 		e.timer = core.NewTimer(e.runTimer)
 		r.AddTimer(e, e.timer)
@@ -251,6 +332,22 @@ func (e *LuaElement) Push(ctx *core.Ctx, port int, b *packet.Batch) {
 		return
 	}
 	m := e.m
+	e.run(ctx, port, b)
+	e.route(ctx, b, n)
+	for i := 0; i < m.NClones(); i++ {
+		c, v := m.Clone(i)
+		e.emit(ctx, v, c)
+	}
+	m.Release(n)
+	e.Flush(ctx)
+}
+
+// run binds b and runs push_batch or push on it, leaving each packet's
+// verdict (the policy's for failed calls) and the clones in the machine;
+// the caller routes them and releases the handles.
+func (e *LuaElement) run(ctx *core.Ctx, port int, b *packet.Batch) {
+	n := b.N
+	m := e.m
 	m.SetClock(ctx.Now)
 	m.Bind(ctx.Pool, b, 0)
 	if e.pushBatch != nil {
@@ -261,40 +358,204 @@ func (e *LuaElement) Push(ctx *core.Ctx, port int, b *packet.Batch) {
 			for i := 0; i < n; i++ {
 				m.SetVerdict(i, pv)
 			}
+			e.policyPkts += uint64(n)
+			// the failed call's clones are not the script's output
 			for i := 0; i < m.NClones(); i++ {
 				c, _ := m.Clone(i)
 				ctx.Pool.Free(c)
 			}
-			e.route(ctx, b, n)
-			m.Release(n)
-			e.Flush(ctx)
+			m.DiscardClones()
 			return
 		}
 		e.consecutive = 0
-	} else {
-		for i := 0; i < n; i++ {
-			if e.disabled {
-				m.SetVerdict(i, e.policyVerdict())
+		return
+	}
+	for i := 0; i < n; i++ {
+		if e.disabled {
+			m.SetVerdict(i, e.policyVerdict())
+			e.policyPkts++
+			continue
+		}
+		e.calls++
+		if err := m.PushOne(e.push, port, i); err != nil {
+			e.fail(err)
+			m.SetVerdict(i, e.policyVerdict())
+			e.policyPkts++
+			continue
+		}
+		e.consecutive = 0
+	}
+}
+
+// Pull serves a pull on output port: pull(port) once per packet, or, for
+// a push script, push/push_batch over a batch pulled from input 0.
+func (e *LuaElement) Pull(ctx *core.Ctx, port int, b *packet.Batch, max int) {
+	if room := packet.MaxBatch - b.N; max > room {
+		max = room
+	}
+	if max <= 0 {
+		return
+	}
+	if e.disabled {
+		e.policyPull(ctx, port, b, max)
+		return
+	}
+	if e.pullFn == nil {
+		e.pullThroughPush(ctx, b, max)
+		return
+	}
+	m := e.m
+	m.SetClock(ctx.Now)
+	m.SetPool(ctx.Pool)
+	e.pctx = ctx
+	for got := 0; got < max; {
+		e.want = max - got
+		e.calls++
+		p, err := m.PullOne(e.pullFn, port)
+		taken := m.Taken()
+		if err != nil {
+			e.fail(err)
+			// the packets the failed call took go by POLICY
+			for k := 0; k < taken; k++ {
+				q := m.Packet(k)
 				e.policyPkts++
-				continue
+				if e.policyPass && got < max {
+					b.P[b.N] = q
+					b.N++
+					got++
+				} else {
+					e.Drop(ctx, q)
+				}
 			}
-			e.calls++
-			if err := m.PushOne(e.push, port, i); err != nil {
-				e.fail(err)
-				m.SetVerdict(i, e.policyVerdict())
-				e.policyPkts++
-				continue
+			for k := 0; k < m.NClones(); k++ {
+				c, _ := m.Clone(k)
+				e.Drop(ctx, c)
 			}
-			e.consecutive = 0
+			m.Release(taken)
+			break
+		}
+		e.consecutive = 0
+		for k := 0; k < taken; k++ {
+			if q := m.Packet(k); q != p {
+				e.Drop(ctx, q)
+			}
+		}
+		for k := 0; k < m.NClones(); k++ {
+			if c, _ := m.Clone(k); c != p {
+				e.Drop(ctx, c)
+			}
+		}
+		m.Release(taken)
+		if p == nil {
+			break
+		}
+		b.P[b.N] = p
+		b.N++
+		got++
+	}
+	e.pctx = nil
+}
+
+// input is input(i) for the script: the next packet of input i, pulling
+// a batch from upstream when none is waiting.
+func (e *LuaElement) input(i int) (*packet.Packet, bool) {
+	if i < 0 || i >= len(e.inq) {
+		return nil, false
+	}
+	return e.take(e.pctx, i), true
+}
+
+func (e *LuaElement) take(ctx *core.Ctx, i int) *packet.Packet {
+	q := &e.inq[i]
+	if q.pos >= q.b.N {
+		q.b.N, q.pos = 0, 0
+		want := e.want
+		if want < 1 {
+			want = 1
+		}
+		if e.Input(i).Pull(ctx, &q.b, want) == 0 {
+			return nil
 		}
 	}
-	e.route(ctx, b, n)
+	p := q.b.P[q.pos]
+	q.b.P[q.pos] = nil
+	q.pos++
+	return p
+}
+
+// pullThroughPush runs a push script in a pull context (one input, one
+// output): what it sends to output 0 goes to the puller.
+func (e *LuaElement) pullThroughPush(ctx *core.Ctx, b *packet.Batch, max int) {
+	t := &e.tmp
+	t.N = 0
+	e.want = max
+	for t.N < max {
+		p := e.take(ctx, 0)
+		if p == nil {
+			break
+		}
+		t.P[t.N] = p
+		t.N++
+	}
+	n := t.N
+	if n == 0 {
+		return
+	}
+	m := e.m
+	e.run(ctx, 0, t)
+	for i := 0; i < n; i++ {
+		e.collect(ctx, m.Verdict(i), t.P[i], b)
+	}
 	for i := 0; i < m.NClones(); i++ {
 		c, v := m.Clone(i)
-		e.emit(ctx, v, c)
+		e.collect(ctx, v, c, b)
 	}
 	m.Release(n)
-	e.Flush(ctx)
+	t.N = 0
+}
+
+func (e *LuaElement) collect(ctx *core.Ctx, v int, p *packet.Packet, b *packet.Batch) {
+	switch {
+	case v == 0 && b.N < packet.MaxBatch:
+		b.P[b.N] = p
+		b.N++
+	case v > 0:
+		e.badPort++ // outputs are pull: only output 0 is served
+		e.Drop(ctx, p)
+	default:
+		e.Drop(ctx, p)
+	}
+}
+
+// policyPull serves a pull while the element is disabled.
+func (e *LuaElement) policyPull(ctx *core.Ctx, port int, b *packet.Batch, max int) {
+	if e.nin == 0 {
+		return
+	}
+	i := min(port, e.nin-1)
+	e.want = max
+	for k := 0; k < max; k++ {
+		p := e.take(ctx, i)
+		if p == nil {
+			return
+		}
+		e.policyPkts++
+		if e.policyPass {
+			b.P[b.N] = p
+			b.N++
+		} else {
+			e.Drop(ctx, p)
+		}
+	}
+}
+
+// held counts the packets waiting in the input queues.
+func (e *LuaElement) held() int {
+	n := 0
+	for i := range e.inq {
+		n += e.inq[i].b.N - e.inq[i].pos
+	}
+	return n
 }
 
 func (e *LuaElement) route(ctx *core.Ctx, b *packet.Batch, n int) {
@@ -390,10 +651,18 @@ func (e *LuaElement) runTimer(ctx *core.Ctx) {
 	e.timer.ScheduleAfter(now, next)
 }
 
-// Cleanup stops the budget watchdog of the state; the state itself stays
-// for handler reads after the run (it holds no OS resources and goes
-// with the element).
-func (e *LuaElement) Cleanup(*core.Ctx) {
+// Cleanup frees the packets waiting in the input queues and stops the
+// budget watchdog of the state; the state itself stays for handler reads
+// after the run (it holds no OS resources and goes with the element).
+func (e *LuaElement) Cleanup(ctx *core.Ctx) {
+	for i := range e.inq {
+		q := &e.inq[i]
+		for ; q.pos < q.b.N; q.pos++ {
+			e.Drop(ctx, q.b.P[q.pos])
+			q.b.P[q.pos] = nil
+		}
+		q.b.N, q.pos = 0, 0
+	}
 	if e.m != nil {
 		e.m.StopWatchdog()
 	}
@@ -421,6 +690,7 @@ func (e *LuaElement) Handlers() []core.Handler {
 		core.ReadOnly("last_error", func() string { return e.lastErr }),
 		core.ReadOnly("disabled", func() string { return strconv.FormatBool(e.disabled) }),
 		core.Action("enable", func() { e.disabled, e.consecutive = false, 0 }),
+		core.ReadOnly("held", func() string { return strconv.Itoa(e.held()) }),
 		core.ReadOnly("counters", func() string {
 			if e.m == nil {
 				return ""
@@ -496,4 +766,59 @@ func (e *LuaElement) scriptHandlers() []core.Handler {
 		out = append(out, h)
 	})
 	return out
+}
+
+// TakeState carries state across a hot reconfiguration from the old
+// element of the same name (see the class documentation): the packets
+// waiting in its input queues, the script's "state" table (copied by
+// value, or handed to take_state(old, info)) and, when the script source
+// and ARGS are unchanged, the counters. The old state's watchdog is
+// stopped (a kept element gets no Cleanup); the old state stays readable.
+func (e *LuaElement) TakeState(old core.Element) {
+	o, ok := old.(*LuaElement)
+	if !ok || o == e || o.m == nil || e.m == nil {
+		return
+	}
+	defer o.m.StopWatchdog()
+	// Packets pulled from upstream and not yet taken by the script.
+	for i := range o.inq {
+		oq := &o.inq[i]
+		if i < len(e.inq) && e.inq[i].b.N == 0 {
+			for ; oq.pos < oq.b.N; oq.pos++ {
+				e.inq[i].b.P[e.inq[i].b.N] = oq.b.P[oq.pos]
+				e.inq[i].b.N++
+				oq.b.P[oq.pos] = nil
+			}
+			oq.b.N, oq.pos = 0, 0
+		}
+		// otherwise the old element keeps them (the new one has no such
+		// input); they are lost with it
+	}
+	same := e.m.Prog.Hash == o.m.Prog.Hash && e.args == o.args
+	st := e.m.CopyValue(o.m.Global("state"))
+	if fn := e.m.Func("take_state"); fn != nil {
+		info := e.m.L.NewTable()
+		info.RawSetString("same", glua.LBool(same))
+		e.m.SetClock(0)
+		if _, err := e.call(fn, 0, st, info); err != nil {
+			e.fail(err)
+		}
+	} else if same && st != glua.LNil {
+		e.m.L.SetGlobal("state", st)
+	}
+	if !same {
+		return
+	}
+	e.calls += o.calls
+	e.errors += o.errors
+	e.timeouts += o.timeouts
+	e.badPort += o.badPort
+	e.policyPkts += o.policyPkts
+	e.Drops += o.Drops
+	if e.lastErr == "" {
+		e.lastErr = o.lastErr
+	}
+	for _, c := range o.m.Counters() {
+		e.m.Counter(c.Name).Value += c.Value
+	}
 }

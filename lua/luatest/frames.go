@@ -30,8 +30,18 @@ type Frame struct {
 	ICMPSeq        uint16
 	Payload        []byte
 	NoUDPChecksum  bool
-	FragOffset     uint16 // IPv4 fragment offset (8-byte units)
+	FragOffset     uint16 // IPv4/IPv6 fragment offset (8-byte units)
 	MoreFragments  bool
+	// Ext6 lists IPv6 extension headers to put between the IPv6 header
+	// and the transport header, in order: 0 hop-by-hop, 43 routing, 60
+	// destination options (8 bytes each, PadN), 44 fragment (with
+	// FragOffset, MoreFragments and ID).
+	Ext6 []uint8
+	// Route6, when set, makes the routing header an SRH (type 4) with one
+	// segment, Route6, and segments left 1: the transport checksum uses
+	// it as the pseudo-header destination. Otherwise the routing header
+	// is type 4 with no segments and segments left 0.
+	Route6 string
 }
 
 // Build renders the frame with correct checksums.
@@ -78,13 +88,22 @@ func (f Frame) Build() []byte {
 	}
 	var ip []byte
 	if v6 {
-		ip = make([]byte, 40)
+		ext, first := f.ext6()
+		ip = make([]byte, 40, 40+len(ext))
 		binary.BigEndian.PutUint32(ip[0:], 6<<28|uint32(f.TOS)<<20)
-		binary.BigEndian.PutUint16(ip[4:], uint16(len(l4)))
-		ip[6], ip[7] = f.Proto, ttl
+		binary.BigEndian.PutUint16(ip[4:], uint16(len(ext)+len(l4)))
+		ip[6], ip[7] = first, ttl
 		s, d := src.As16(), dst.As16()
 		copy(ip[8:], s[:])
 		copy(ip[24:], d[:])
+		if f.Route6 != "" {
+			r := netip.MustParseAddr(f.Route6).As16()
+			copy(d[:], r[:])
+		}
+		if !(f.Proto == proto.ProtoUDP && f.NoUDPChecksum) {
+			setL4Sum6(s[:], d[:], l4, f.Proto)
+		}
+		ip = append(ip, ext...)
 	} else {
 		ip = make([]byte, 20)
 		ip[0], ip[1] = 0x45, f.TOS
@@ -101,8 +120,8 @@ func (f Frame) Build() []byte {
 		copy(ip[16:], d[:])
 		proto.SetIPv4Checksum(ip)
 	}
-	if !(f.Proto == proto.ProtoUDP && f.NoUDPChecksum) {
-		setL4Sum(ip, l4, f.Proto, v6)
+	if !v6 && !(f.Proto == proto.ProtoUDP && f.NoUDPChecksum) {
+		setL4Sum(ip, l4, f.Proto, false)
 	}
 	et := uint16(proto.EtherTypeIPv4)
 	if v6 {
@@ -125,6 +144,58 @@ func (f Frame) Build() []byte {
 	eth = binary.BigEndian.AppendUint16(eth, et)
 	out := append(eth, ip...)
 	return append(out, l4...)
+}
+
+// ext6 renders the IPv6 extension headers and returns them with the
+// IPv6 header's next-header value.
+func (f Frame) ext6() ([]byte, uint8) {
+	var out []byte
+	var prevNH = -1 // offset of the previous header's next-header byte
+	first := f.Proto
+	for i, kind := range f.Ext6 {
+		var h []byte
+		switch kind {
+		case 0, 60:
+			h = []byte{0, 0, 1, 4, 0, 0, 0, 0} // PadN option filling 6 bytes
+		case 43:
+			h = []byte{0, 0, 4, 0, 0, 0, 0, 0}
+			if f.Route6 != "" {
+				r := netip.MustParseAddr(f.Route6).As16()
+				h = []byte{0, 2, 4, 1, 0, 0, 0, 0}
+				h = append(h, r[:]...)
+			}
+		case 44:
+			h = make([]byte, 8)
+			fo := f.FragOffset << 3
+			if f.MoreFragments {
+				fo |= 1
+			}
+			binary.BigEndian.PutUint16(h[2:], fo)
+			binary.BigEndian.PutUint32(h[4:], uint32(f.ID))
+		default:
+			panic(fmt.Sprintf("luatest: unsupported IPv6 extension header %d", kind))
+		}
+		if i == 0 {
+			first = kind
+		} else {
+			out[prevNH] = kind
+		}
+		prevNH = len(out)
+		h[0] = f.Proto
+		out = append(out, h...)
+	}
+	return out, first
+}
+
+func setL4Sum6(src, dst, l4 []byte, p uint8) {
+	off := sumOff(p)
+	l4[off], l4[off+1] = 0, 0
+	ps := proto.Sum(dst, proto.Sum(src, 0)) + uint32(len(l4)) + uint32(p)
+	c := proto.Fold(proto.Sum(l4, ps))
+	if p == proto.ProtoUDP && c == 0 {
+		c = 0xffff
+	}
+	binary.BigEndian.PutUint16(l4[off:], c)
 }
 
 func sumOff(p uint8) int {
@@ -183,7 +254,40 @@ func VerifyChecksums(frame []byte) error {
 		l4, p = ip[hl:total], ip[9]
 	case proto.EtherTypeIPv6:
 		v6 = true
-		l4, p = ip[40:40+int(binary.BigEndian.Uint16(ip[4:]))], ip[6]
+		end := 40 + int(binary.BigEndian.Uint16(ip[4:]))
+		o, nh := 40, ip[6]
+		dst := ip[24:40]
+	walk:
+		for {
+			switch nh {
+			case 0, 43, 60:
+				hl := (int(ip[o+1]) + 1) * 8
+				if nh == 43 && ip[o+3] > 0 && ip[o+2] == 4 {
+					dst = ip[o+8 : o+24]
+				}
+				nh, o = ip[o], o+hl
+			case 44:
+				if binary.BigEndian.Uint16(ip[o+2:])&0xfff9 != 0 {
+					return nil // fragment: transport checksum covers other fragments
+				}
+				nh, o = ip[o], o+8
+			default:
+				break walk
+			}
+		}
+		l4, p = ip[o:end], nh
+		if p != proto.ProtoTCP && p != proto.ProtoUDP && p != proto.ProtoICMPv6 {
+			return nil
+		}
+		cp := append([]byte(nil), l4...)
+		want := binary.BigEndian.Uint16(l4[sumOff(p):])
+		setL4Sum6(ip[8:24], dst, cp, p)
+		if got := binary.BigEndian.Uint16(cp[sumOff(p):]); got != want {
+			if !(p != proto.ProtoUDP && (got^want) == 0xffff && (got == 0 || want == 0)) {
+				return fmt.Errorf("bad transport checksum %#04x, want %#04x", want, got)
+			}
+		}
+		return nil
 	default:
 		return nil
 	}

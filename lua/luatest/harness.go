@@ -24,7 +24,9 @@ import (
 // and the global `mk` builds packets: mk.frame{proto="udp", src=, dst=,
 // sport=, dport=, ttl=, tos=, id=, flags=, seq=, ack=, win=, options=,
 // payload=, vlan=, icmp_type=, icmp_code=, icmp_id=, icmp_seq=,
-// no_udp_checksum=, frag_offset=, mf=, ip_only=}, mk.raw(hex);
+// no_udp_checksum=, frag_offset=, mf=, ip_only=, ext6={"hop", "routing",
+// "dest", "frag"} (IPv6 extension headers, in order), route6=addr (an SRH
+// with that final segment)}, mk.raw(hex);
 // mk.verify(p) recomputes every checksum in Go (true or false, reason);
 // mk.hex(p) returns the packet bytes in hex.
 func RunFile(t *testing.T, path string, o lua.Options) {
@@ -225,6 +227,22 @@ func frameFromTable(L *glua.LState, t *glua.LTable) (Frame, bool) {
 		ICMPID: uint16(n("icmp_id")), ICMPSeq: uint16(n("icmp_seq")),
 		NoUDPChecksum: b("no_udp_checksum"), FragOffset: uint16(n("frag_offset")), MoreFragments: b("mf"),
 	}
+	if v, ok := t.RawGetString("ext6").(*glua.LTable); ok {
+		names := map[string]uint8{"hop": 0, "routing": 43, "frag": 44, "dest": 60}
+		for i := 1; i <= v.Len(); i++ {
+			switch x := v.RawGetInt(i).(type) {
+			case glua.LString:
+				k, ok := names[string(x)]
+				if !ok {
+					L.ArgError(1, "ext6: hop, routing, dest or frag expected")
+				}
+				f.Ext6 = append(f.Ext6, k)
+			default:
+				L.ArgError(1, "ext6: hop, routing, dest or frag expected")
+			}
+		}
+	}
+	f.Route6 = str("route6", "")
 	switch str("proto", "udp") {
 	case "tcp":
 		f.Proto = proto.ProtoTCP

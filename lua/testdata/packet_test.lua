@@ -197,6 +197,89 @@ function TestIPv6(t)
   t:ok(mk.verify(q), "ICMPv6 pseudo-header update")
 end
 
+function TestIPv6ExtensionHeaders(t)
+  -- hop-by-hop, routing and destination options before TCP
+  local p = mk.frame{proto="tcp", src="2001:db8::1", dst="2001:db8::2", sport=1234, dport=443,
+                     flags=TCP.SYN, ext6={"hop", "routing", "dest"}}
+  local ip6 = p:ip6()
+  t:eq(ip6:proto(), 0, "proto() is the IPv6 header's next header (hop-by-hop)")
+  t:eq(p:l4_offset(), 14 + 40 + 24)
+  local tc = p:tcp()
+  t:ok(tc ~= nil, "TCP found behind three extension headers")
+  t:eq(tc:dport(), 443)
+  t:ok(tc:has_flags(TCP.SYN))
+  t:eq(p:payload_offset(), 14 + 40 + 24 + 20)
+  t:ok(tc:checksum_ok())
+  tc:set_dport(8443)
+  ip6:set_src("2001:db8::99")
+  t:eq(p:tcp():dport(), 8443)
+  t:ok(p:tcp():checksum_ok())
+  t:ok(mk.verify(p))
+
+  -- UDP behind destination options; ports rewritten, checksum kept
+  local u = mk.frame{proto="udp", src="2001:db8::1", dst="2001:db8::2", sport=5000, dport=53,
+                     payload="query", ext6={"dest"}}
+  t:eq(u:udp():dport(), 53)
+  t:eq(u:udp():payload_len(), 5)
+  u:udp():set_sport(6000)
+  t:ok(mk.verify(u))
+  u:fix_checksums()
+  t:ok(mk.verify(u), "fix_checksums over extension headers")
+  t:eq(u:tcp(), nil)
+
+  -- ICMPv6 behind hop-by-hop (MLD-style)
+  local m = mk.frame{proto="icmp6", src="fe80::1", dst="ff02::16", icmp_type=143, ext6={"hop"}}
+  t:eq(m:icmp():type(), 143)
+  t:ok(m:icmp():checksum_ok())
+end
+
+function TestIPv6Fragments(t)
+  -- first fragment (offset 0, more fragments): the transport header is there
+  local f1 = mk.frame{proto="udp", src="2001:db8::1", dst="2001:db8::2", sport=7, dport=4789,
+                      payload="first part", ext6={"hop", "frag"}, mf=true, id=77}
+  t:ok(f1:udp() ~= nil, "first fragment: UDP header visible")
+  t:eq(f1:udp():dport(), 4789)
+  -- a later fragment has no transport header
+  local f2 = mk.frame{proto="udp", src="2001:db8::1", dst="2001:db8::2", sport=7, dport=4789,
+                      payload="second part", ext6={"frag"}, frag_offset=2, id=77}
+  t:eq(f2:udp(), nil, "non-first fragment: no UDP view")
+  t:eq(f2:l4_offset(), nil)
+  t:ok(f2:ip6() ~= nil)
+  -- an atomic fragment (offset 0, no more fragments) is a whole datagram
+  local a = mk.frame{proto="tcp", src="2001:db8::1", dst="2001:db8::2", sport=1, dport=22, ext6={"frag"}}
+  t:eq(a:tcp():dport(), 22)
+  t:ok(a:tcp():checksum_ok())
+  a:fix_checksums()
+  t:ok(mk.verify(a))
+end
+
+function TestIPv6RoutingHeaderPseudoHeader(t)
+  -- SRH with segments left: the checksum's pseudo-header uses the final
+  -- segment, not the IPv6 destination (RFC 8200 8.1)
+  local p = mk.frame{proto="udp", src="2001:db8::1", dst="2001:db8:1::1", sport=1, dport=2,
+                     payload="sr", ext6={"routing"}, route6="2001:db8:2::2"}
+  t:eq(p:udp():dport(), 2)
+  t:ok(p:udp():checksum_ok(), "checksum over the final destination")
+  t:ok(mk.verify(p))
+  -- the next segment changes: the transport checksum must not
+  local before = p:udp():checksum()
+  p:ip6():set_dst("2001:db8:1::5")
+  t:eq(p:udp():checksum(), before)
+  t:ok(p:udp():checksum_ok())
+  p:ip6():set_src("2001:db8::7")
+  t:ok(p:udp():checksum_ok())
+  p:fix_checksums()
+  t:ok(mk.verify(p))
+end
+
+function TestIPv6MalformedExtension(t)
+  -- hop-by-hop header claiming more bytes than the payload: no transport
+  local p = mk.frame{proto="udp", src="2001:db8::1", dst="2001:db8::2", sport=1, dport=2, ext6={"hop"}}
+  p:set_byte(14 + 40 + 1, 200)
+  t:eq(p:udp(), nil)
+  t:ok(p:ip6() ~= nil)
+end
+
 function TestEthernetAndVLAN(t)
   local p = mk.frame{proto="udp", vlan=100, sport=1, dport=2}
   local e = p:eth()
