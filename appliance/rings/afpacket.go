@@ -74,6 +74,7 @@ type counters struct {
 	rx, tx, rxDrops, txDrops atomic.Uint64
 	// drop reasons (RX and TX)
 	rxOversized, rxTruncated, rxRunt  atomic.Uint64
+	rxCsumDone, rxCsumBad, rxGSO      atomic.Uint64
 	txOversized, txRunt, txRingFull   atomic.Uint64
 	txWrongFormat, txKickErr, txClose atomic.Uint64
 }
@@ -87,6 +88,9 @@ type PacketPort struct {
 
 	rxfd int
 	rx   ring
+	// vnet: the RX socket has PACKET_VNET_HDR, so each ring frame is
+	// preceded by a struct virtio_net_hdr (checksum offload state).
+	vnet bool
 	txfd int
 	tx   ring
 	// txMaxLen is the longest frame the TX ring and the MTU allow.
@@ -211,6 +215,16 @@ func (p *PacketPort) openRX() error {
 	p.rxfd = fd
 	// Our own transmissions (and other local senders') are not input.
 	_ = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1)
+	// A frame a local sender put on a veth (or a tap/bridge) may still
+	// carry its offloaded TCP/UDP checksum unfinished (CHECKSUM_PARTIAL):
+	// the ring gets the bytes with only the pseudo-header sum in the
+	// checksum field. With PACKET_VNET_HDR the kernel tells us so in a
+	// virtio_net_hdr before each frame, and RecvBatch finishes the
+	// checksum; otherwise the next hop drops the frame. It must be set
+	// before the ring exists; a kernel without it keeps the old format.
+	if unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1) == nil {
+		p.vnet = true
+	}
 	if err := p.setupRing(fd, unix.PACKET_RX_RING, &p.rx); err != nil {
 		return err
 	}
@@ -322,6 +336,11 @@ func (p *PacketPort) RecvBatch(pool *packet.Pool, b *packet.Batch, max int) (int
 		switch {
 		case wire > snap || mac+snap > r.frameSize:
 			p.c.rxTruncated.Add(1)
+			if p.vnet && mac >= vnetHdrLen && r.mem[r.next*r.frameSize+mac-vnetHdrLen+1] != 0 {
+				// a GSO super-frame (a local TCP/UDP sender's
+				// segmentation offload): larger than the ring frame
+				p.c.rxGSO.Add(1)
+			}
 			drops++
 		case snap+extra > maxRXCopy:
 			p.c.rxOversized.Add(1)
@@ -348,6 +367,9 @@ func (p *PacketPort) RecvBatch(pool *packet.Pool, b *packet.Batch, max int) (int
 			} else {
 				copy(d, src)
 			}
+			if p.vnet && mac >= vnetHdrLen {
+				p.vnetRX(r.mem[base+mac-vnetHdrLen:base+mac], d, extra)
+			}
 			pk.SetMacAt(0)
 			b.P[b.N] = pk
 			b.N++
@@ -366,6 +388,70 @@ func (p *PacketPort) RecvBatch(pool *packet.Pool, b *packet.Batch, max int) (int
 		p.c.rxDrops.Add(uint64(drops))
 	}
 	return got, nil
+}
+
+// virtio_net_hdr (PACKET_VNET_HDR, little-endian on every host flowbox
+// runs on: the legacy format uses native byte order).
+const (
+	vnetHdrLen       = 10
+	vnetFNeedsCsum   = 1 // VIRTIO_NET_HDR_F_NEEDS_CSUM
+	vnetOffFlags     = 0
+	vnetOffCsumStart = 6
+	vnetOffCsumOff   = 8
+)
+
+// vnetRX applies the virtio_net_hdr h of a received frame to its copy d:
+// when the kernel left the L4 checksum to offload (NEEDS_CSUM), the
+// checksum is computed here, as skb_checksum_help does: the one's
+// complement sum from csum_start to the end of the frame (the checksum
+// field holds the pseudo-header sum) is stored, complemented, at
+// csum_start+csum_offset. shift is the length of a VLAN tag put back in
+// front of the offsets. No allocation.
+func (p *PacketPort) vnetRX(h []byte, d []byte, shift int) {
+	if h[vnetOffFlags]&vnetFNeedsCsum == 0 {
+		return
+	}
+	start := int(h[vnetOffCsumStart]) | int(h[vnetOffCsumStart+1])<<8 + shift
+	at := start + (int(h[vnetOffCsumOff]) | int(h[vnetOffCsumOff+1])<<8)
+	if start < ethHdrLen || at+2 > len(d) {
+		p.c.rxCsumBad.Add(1)
+		return
+	}
+	cs := ^fold(sum16(d[start:]))
+	if cs == 0 {
+		cs = 0xffff // CSUM_MANGLED_0: 0 means "no checksum" to UDP
+	}
+	d[at], d[at+1] = byte(cs>>8), byte(cs)
+	p.c.rxCsumDone.Add(1)
+}
+
+// sum16 is the unfolded one's complement sum of b as big-endian 16-bit
+// words (an odd last byte is padded with zero).
+func sum16(b []byte) uint64 {
+	var s uint64
+	for len(b) >= 8 {
+		s += uint64(b[0])<<8 | uint64(b[1])
+		s += uint64(b[2])<<8 | uint64(b[3])
+		s += uint64(b[4])<<8 | uint64(b[5])
+		s += uint64(b[6])<<8 | uint64(b[7])
+		b = b[8:]
+	}
+	for len(b) >= 2 {
+		s += uint64(b[0])<<8 | uint64(b[1])
+		b = b[2:]
+	}
+	if len(b) == 1 {
+		s += uint64(b[0]) << 8
+	}
+	return s
+}
+
+// fold folds a one's complement sum to 16 bits.
+func fold(s uint64) uint16 {
+	for s > 0xffff {
+		s = s>>16 + s&0xffff
+	}
+	return uint16(s)
 }
 
 // WaitRX implements Waiter: poll(2) on the RX socket.
@@ -515,6 +601,8 @@ func (p *PacketPort) Stats() Stats {
 	add("rx-oversized", &p.c.rxOversized)
 	add("rx-truncated", &p.c.rxTruncated)
 	add("rx-runt", &p.c.rxRunt)
+	add("rx-gso", &p.c.rxGSO)
+	add("rx-csum-bad-offset", &p.c.rxCsumBad)
 	add("tx-oversized", &p.c.txOversized)
 	add("tx-runt", &p.c.txRunt)
 	add("tx-ring-full", &p.c.txRingFull)
@@ -563,3 +651,11 @@ func (p *PacketPort) Close() error {
 	}
 	return nil
 }
+
+// ChecksumsCompleted is how many received frames had their TCP/UDP
+// checksum finished in software because the kernel handed them over with
+// it left to offload (PACKET_VNET_HDR NEEDS_CSUM; tests, diagnostics).
+func (p *PacketPort) ChecksumsCompleted() uint64 { return p.c.rxCsumDone.Load() }
+
+// VnetHdr reports whether the RX socket uses PACKET_VNET_HDR.
+func (p *PacketPort) VnetHdr() bool { return p.vnet }

@@ -44,7 +44,12 @@ header annotation set.
 METHOD PACKET uses an AF_PACKET socket with an mmap'd TPACKET_V2 RX ring;
 QUEUES > 1 joins a PACKET_FANOUT hash group (declare one FromDevice per
 QUEUE, QUEUE 0 .. QUEUES-1), BPF_FILTER attaches a kernel classic-BPF
-pre-filter, 802.1Q tags the kernel moved out of the frame are put back.
+pre-filter, 802.1Q tags the kernel moved out of the frame are put back,
+and a TCP/UDP checksum the kernel left to offload (a local sender on a
+veth, tap or bridge: CHECKSUM_PARTIAL, learnt with PACKET_VNET_HDR) is
+completed in software. METHOD XDP gets no such hint: in AF_XDP copy mode
+those frames keep their unfinished checksum (turn TX checksum offload off
+on such senders, e.g. ethtool -K DEV tx off, or use METHOD PACKET).
 METHOD XDP uses an AF_XDP socket on NIC queue QUEUE. METHOD AUTO (the
 default) uses XDP when it opens and PACKET otherwise; the 'method' and
 'mode' handlers say which one is in use.

@@ -2,6 +2,7 @@ package device
 
 import (
 	"net/netip"
+	"strings"
 
 	"flowbox/appliance/core"
 	"flowbox/appliance/packet"
@@ -20,10 +21,34 @@ type tapArgs struct {
 func (h *tapArgs) specs() []core.Spec {
 	return []core.Spec{
 		core.Pos("DEVNAME", core.Word(&h.devname)).Required(),
-		core.Key("DST", core.IPPrefix(&h.addr)),
+		core.Key("DST", addrMask(&h.addr)),
 		core.Key("ETHER", core.Ether(&h.ether)),
 		core.Key("MTU", core.Int(&h.mtu)),
 		core.Key("BURST", core.Int(&h.burst)),
+	}
+}
+
+// addrMask parses DST, an interface address with its mask in Click's
+// forms (10.0.0.1/24, 10.0.0.1/255.255.255.0, 10.0.0.1 mask
+// 255.255.255.0). Unlike core.IPPrefix it keeps the host bits: they are
+// the address the kernel side gets.
+func addrMask(dst *netip.Prefix) core.Value {
+	return func(s string) error {
+		p, err := core.ParseIPPrefix(s)
+		if err != nil {
+			return err
+		}
+		a := strings.TrimSpace(s)
+		if x, _, ok := strings.Cut(a, " mask "); ok {
+			a = x
+		}
+		a, _, _ = strings.Cut(a, "/")
+		if ip, err := netip.ParseAddr(strings.TrimSpace(a)); err == nil && ip.Is4() == p.Addr().Is4() {
+			*dst = netip.PrefixFrom(ip, p.Bits())
+			return nil
+		}
+		*dst = p // abbreviated forms like 10.1/16
+		return nil
 	}
 }
 

@@ -22,6 +22,8 @@ import (
 // veth inside).
 type Env struct {
 	Suffix string
+	// Prefix starts every name (default "fbx").
+	Prefix string
 	mu     sync.Mutex
 	nss    []string
 }
@@ -44,8 +46,23 @@ func New() *Env {
 	return &Env{Suffix: hex.EncodeToString(b[:])}
 }
 
-// Name returns prefix+suffix: "fbx" + short + random, <= 15 characters.
-func (e *Env) Name(short string) string { return "fbx" + short + e.Suffix }
+// NewPrefixed is New with names starting with prefix instead of "fbx"
+// (keep prefix+short+6 within 15 characters).
+func NewPrefixed(prefix string) *Env {
+	e := New()
+	e.Prefix = prefix
+	return e
+}
+
+// Name returns prefix + short + random suffix, e.g. "fbx" + short +
+// "a1b2c3"; keep it within 15 characters when it names an interface.
+func (e *Env) Name(short string) string {
+	p := e.Prefix
+	if p == "" {
+		p = "fbx"
+	}
+	return p + short + e.Suffix
+}
 
 // IP runs `ip args...` and returns an error with its output on failure.
 func IP(args ...string) error {
