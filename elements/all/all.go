@@ -8,6 +8,7 @@ import (
 	_ "flowbox/elements/enforcer"
 	_ "flowbox/elements/ether"
 	_ "flowbox/elements/icmp"
+	_ "flowbox/elements/ids"
 	_ "flowbox/elements/ip"
 	_ "flowbox/elements/ipfrag"
 	_ "flowbox/elements/iproute"

@@ -7,6 +7,7 @@ package firmware_test
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -65,7 +66,11 @@ type box struct {
 	readyLines chan string
 }
 
-func newBox(t *testing.T) *box {
+func newBox(t *testing.T) *box { return newBoxNS(t, "") }
+
+// newBoxNS is newBox with prefix added to the namespace names (after
+// nsenv's "fbx"): "n" gives fbxnr..., fbxnh0..., fbxnh1....
+func newBoxNS(t *testing.T, prefix string) *box {
 	t.Helper()
 	if why := nsenv.Available(); why != "" {
 		t.Skip(why)
@@ -77,7 +82,7 @@ func newBox(t *testing.T) *box {
 		ns    *string
 		short string
 	}{{&b.r, "r"}, {&b.h0, "h0"}, {&b.h1, "h1"}} {
-		if *p.ns, err = b.env.AddNS(p.short); err != nil {
+		if *p.ns, err = b.env.AddNS(prefix + p.short); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -385,7 +390,7 @@ func TestRouterProfile(t *testing.T) {
 }
 
 func TestNATProfile(t *testing.T) {
-	b := newBox(t)
+	b := newBoxNS(t, "n")
 	ready := b.boot(t, profile("nat"))
 	if !strings.Contains(ready, "profile=nat") {
 		t.Fatalf("ready line: %s", ready)
@@ -406,14 +411,125 @@ func TestNATProfile(t *testing.T) {
 	}
 	wantPing(t, b.h1, "10.0.2.1", 64, ipv4.ICMPTypeEchoReply, "10.0.2.1")
 	wantPing(t, b.h0, "10.0.1.1", 64, ipv4.ICMPTypeEchoReply, "10.0.1.1")
-	// ICMP from LAN hosts is not translated (no ICMP rewriter element):
-	// it must not leak out untranslated.
-	if typ, from := ping(t, b.h0, "10.0.2.2", 64); typ != nil {
-		t.Errorf("untranslated ping LAN->WAN answered: %v from %s", typ, from)
+	// Pings from the LAN are translated (ICMPPingRewriter) and answered.
+	wantPing(t, b.h0, "10.0.2.2", 64, ipv4.ICMPTypeEchoReply, "10.0.2.2")
+	if tab := b.shell(t, "read ping.icmp_table"); !strings.Contains(tab, "(10.0.1.2, ") || !strings.Contains(tab, "=> (10.0.2.1, ") {
+		t.Errorf("ping.icmp_table has no LAN->WAN mapping:\n%s", tab)
+	}
+	// The WAN cannot ping into the LAN (no mapping for its requests).
+	if typ, from := ping(t, b.h1, "10.0.1.2", 64); typ != nil {
+		t.Errorf("WAN->LAN ping answered: %v from %s", typ, from)
+	}
+	// Time exceeded for a translated ping (the box's own error, quoting the
+	// translated packet, addressed to 10.0.2.1) reaches the LAN host.
+	wantPing(t, b.h0, "10.0.2.2", 1, ipv4.ICMPTypeTimeExceeded, "10.0.1.1")
+	// A UDP datagram to a closed WAN port: h1's port unreachable, addressed
+	// to 10.0.2.1, is mapped back to the LAN socket (ECONNREFUSED).
+	if err := udpRefused(t, b.h0, "10.0.2.2:5999"); err != nil {
+		t.Errorf("UDP to a closed WAN port: %v", err)
+	}
+	if n := b.shell(t, "read icmpin.rewritten"); strings.TrimSpace(n) == "0" {
+		t.Errorf("icmpin.rewritten = %s after two ICMP errors", n)
 	}
 	if n := b.shell(t, "read nat.table_size"); strings.TrimSpace(n) == "0" {
 		t.Errorf("nat.table_size = %s after two flows", n)
 	}
+}
+
+// udpRefused sends datagrams from ns to addr (a closed port) until the
+// connected socket reports ECONNREFUSED, the sign the ICMP port
+// unreachable arrived and matched the socket's own 5-tuple.
+func udpRefused(t *testing.T, ns, addr string) error {
+	t.Helper()
+	var c net.Conn
+	if err := nsenv.Run(ns, func() (err error) { c, err = net.Dial("udp4", addr); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	buf := make([]byte, 256)
+	var last error
+	for try := 0; try < 4; try++ {
+		if _, err := c.Write([]byte("anyone?")); errors.Is(err, syscall.ECONNREFUSED) {
+			return nil
+		}
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		_, err := c.Read(buf)
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			return nil
+		}
+		last = err
+	}
+	return fmt.Errorf("no ECONNREFUSED (last read: %v)", last)
+}
+
+// TestIDSProfile boots the inline IDS between h0 (10.0.1.2) and h1
+// (readdressed 10.0.1.3, same subnet: the box is a bump in the wire).
+func TestIDSProfile(t *testing.T) {
+	b := newBoxNS(t, "n")
+	if err := nsenv.IP("-n", b.h1, "addr", "flush", "dev", "veth0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := nsenv.IP("-n", b.h1, "addr", "add", "10.0.1.3/24", "dev", "veth0"); err != nil {
+		t.Fatal(err)
+	}
+	ready := b.boot(t, profile("ids"))
+	if !strings.Contains(ready, "profile=ids") || strings.Contains(ready, "degraded") {
+		t.Fatalf("ready line: %s", ready)
+	}
+	// Clean traffic passes both ways (ARP bridged, IP forwarded unchanged).
+	wantPing(t, b.h0, "10.0.1.3", 64, ipv4.ICMPTypeEchoReply, "10.0.1.3")
+	udpEcho(t, b.h1, "10.0.1.3:5000")
+	if got := udpSay(t, b.h0, "10.0.1.3:5000", "GET /index.html"); !strings.HasPrefix(got, "10.0.1.2:") {
+		t.Errorf("clean UDP: server answered %q, want 10.0.1.2:PORT", got)
+	}
+	tcpEcho(t, b.h1, "10.0.1.3:8080")
+	if got := tcpAsk(t, b.h0, "10.0.1.3:8080"); !strings.HasPrefix(got, "10.0.1.2:") {
+		t.Errorf("clean TCP: server saw %q", got)
+	}
+	if n := b.shell(t, "read ids.count"); strings.TrimSpace(n) != "0" {
+		t.Errorf("alerts on clean traffic: ids.count = %s", n)
+	}
+	// A datagram carrying a signature is an alert and is dropped.
+	if got := udpSay(t, b.h0, "10.0.1.3:5000", "xx FLOWBOX-IDS-TEST-SIGNATURE xx"); got != "" {
+		t.Errorf("packet with a signature got through: server answered %q", got)
+	}
+	if n := strings.TrimSpace(b.shell(t, "read ids.pattern_count flowbox_test")); n == "0" || n == "" {
+		t.Errorf("ids.pattern_count flowbox_test = %q", n)
+	}
+	if n := strings.TrimSpace(b.shell(t, "read alerts.count")); n == "0" {
+		t.Errorf("alerts.count = %s (dropped alerts not counted)", n)
+	}
+	if al := b.shell(t, "read ids.alerts"); !strings.Contains(al, "alert flowbox_test udp 10.0.1.2:") {
+		t.Errorf("ids.alerts:\n%s", al)
+	}
+	b.waitFor(t, "alert flowbox_test udp 10.0.1.2:", 5*time.Second) // logged
+	// Clean traffic still passes after the alert.
+	if got := udpSay(t, b.h0, "10.0.1.3:5000", "still fine"); !strings.HasPrefix(got, "10.0.1.2:") {
+		t.Errorf("clean UDP after an alert: %q", got)
+	}
+	if top := b.shell(t, "read flows.top 20"); !strings.Contains(top, "udp 10.0.1.2:") || !strings.Contains(top, "tcp 10.0.1.2:") {
+		t.Errorf("flows.top:\n%s", top)
+	}
+}
+
+// udpSay sends msg from ns to addr (up to 3 tries) and returns the
+// answer ("" if none).
+func udpSay(t *testing.T, ns, addr, msg string) string {
+	t.Helper()
+	var c net.Conn
+	if err := nsenv.Run(ns, func() (err error) { c, err = net.Dial("udp4", addr); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	buf := make([]byte, 256)
+	for try := 0; try < 3; try++ {
+		c.Write([]byte(msg))
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		if n, err := c.Read(buf); err == nil {
+			return string(buf[:n])
+		}
+	}
+	return ""
 }
 
 func TestFirewallProfile(t *testing.T) {

@@ -1,10 +1,14 @@
-// NAT gateway: the router (../router/router.click) plus IPRewriter NAPT.
-// TCP and UDP from the LAN leave from $WAN_IP with a port in 1024-65535;
-// replies are translated back. The WAN cannot open connections to LAN
-// hosts. The box answers pings on both addresses and sends ICMP errors
-// (time exceeded, needs fragmentation, net unreachable). ICMP echo from
-// LAN hosts is not translated (no ICMP rewriter element yet): it is
-// dropped at the WAN side.
+// NAT gateway: the router (../router/router.click) plus IPRewriter NAPT
+// with ICMP. TCP and UDP from the LAN leave from $WAN_IP with a port in
+// 1024-65535; replies are translated back. Pings from the LAN leave from
+// $WAN_IP with a translated echo identifier (ICMPPingRewriter); their
+// replies are translated back. ICMP errors about translated flows (time
+// exceeded, port unreachable, needs fragmentation from beyond the WAN or
+// from the box itself) are rewritten by ICMPRewriter so they reach the LAN
+// host, and LAN hosts' errors about translated replies reach the WAN peer.
+// The WAN cannot open connections to LAN hosts. The box answers pings on
+// both addresses and sends ICMP errors (time exceeded, needs
+// fragmentation, net unreachable).
 
 in0 :: FromDevice($LAN, METHOD $LAN_METHOD);
 in1 :: FromDevice($WAN, METHOD $WAN_METHOD);
@@ -34,25 +38,45 @@ c1[2] -> Paint(2) -> ip;
 // Input 1: packets to $WAN_IP; replies of known flows are translated back
 // (output 1), anything else is dropped.
 nat :: IPRewriter(pattern $WAN_IP 1024-65535 - - 0 1, drop);
+// The same for ICMP echo: the identifier plays the source port.
+ping :: ICMPPingRewriter(pattern $WAN_IP 1024-65535 - - 0 1, drop);
+// ICMP errors about translated flows, mapped back through both tables:
+// icmpin for errors addressed to $WAN_IP (to the LAN host), icmpout for
+// LAN hosts' errors about translated replies (to the WAN peer).
+icmpin :: ICMPRewriter(nat ping);
+icmpout :: ICMPRewriter(nat ping);
 
-// Local delivery: pings answered, TCP/UDP replies to translated flows.
-rt[0] -> local :: IPClassifier(icmp type echo, tcp or udp, -);
+// Local delivery: pings answered, TCP/UDP replies to translated flows,
+// echo replies to translated pings, ICMP errors about translated flows.
+rt[0] -> local :: IPClassifier(icmp type echo, tcp or udp, icmp type echo-reply,
+    icmp type unreachable or icmp type timeexceeded or icmp type parameterproblem or icmp type sourcequench, -);
 local[0] -> ICMPPingResponder -> rt;
 local[1] -> [1]nat;
-local[2] -> Discard;
+local[2] -> [1]ping;
+local[3] -> icmpin;
+local[4] -> Discard;
 
-// LAN -> WAN: TCP and UDP from the LAN are translated; the rest leaves as is
-// only when it is the box's own (ICMP errors and ping replies, paint 0/2).
+// LAN -> WAN: TCP, UDP and pings from the LAN are translated, LAN hosts'
+// ICMP errors about translated replies too; the rest leaves as is only
+// when it is the box's own (ICMP errors and ping replies, paint 0/2).
 nat[0] -> dt1 :: DecIPTTL -> fr1 :: IPFragmenter($WAN_MTU) -> [0]arpq1;
+ping[0] -> dt1;
 rt[2] -> towan :: PaintSwitch;
 towan[0] -> dt1;
 towan[2] -> dt1;
-towan[1] -> lanout :: IPClassifier(tcp or udp, -);
+towan[1] -> lanout :: IPClassifier(tcp or udp, icmp type echo,
+    icmp type unreachable or icmp type timeexceeded or icmp type parameterproblem or icmp type sourcequench, -);
 lanout[0] -> [0]nat;
-lanout[1] -> Discard;
+lanout[1] -> [0]ping;
+lanout[2] -> icmpout -> dt1;
+icmpout[1] -> Discard;
+lanout[3] -> Discard;
 
 // WAN -> LAN: only translated replies (and the box's own packets).
 nat[1] -> dt0 :: DecIPTTL -> fr0 :: IPFragmenter($LAN_MTU) -> [0]arpq0;
+ping[1] -> dt0;
+icmpin[0] -> dt0;       // errors now addressed to the LAN host
+icmpin[1] -> Discard;   // errors about the box's own packets
 rt[1] -> tolan :: PaintSwitch;
 tolan[0] -> dt0;
 tolan[1] -> dt0;

@@ -1,0 +1,110 @@
+// Package ids holds the intrusion-detection elements: FlowMeter, a
+// per-5-tuple flow cache with packet and byte counts, and PatternMatch,
+// Aho-Corasick signature matching over TCP and UDP payloads.
+package ids
+
+import (
+	"fmt"
+	"net/netip"
+
+	"flowbox/appliance/packet"
+	"flowbox/appliance/proto"
+)
+
+// tuple is a flow's 5-tuple in host byte order.
+type tuple struct {
+	src, dst     uint32
+	sport, dport uint16
+	proto        uint8
+}
+
+func (t tuple) String() string {
+	name := fmt.Sprint(t.proto)
+	switch t.proto {
+	case proto.ProtoTCP:
+		name = "tcp"
+	case proto.ProtoUDP:
+		name = "udp"
+	case proto.ProtoICMP:
+		name = "icmp"
+	}
+	return fmt.Sprintf("%s %s:%d > %s:%d", name, addr(t.src), t.sport, addr(t.dst), t.dport)
+}
+
+func addr(a uint32) string {
+	return netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}).String()
+}
+
+// ipHeader returns the IPv4 header (at the network annotation, or at the
+// start of the data when unset) through the end of the datagram, or nil
+// when it is not a well-formed IPv4 header.
+func ipHeader(p *packet.Packet) []byte {
+	var ip []byte
+	if p.Anno.Net >= 0 {
+		ip = p.Network()
+	} else {
+		ip = p.Data()
+	}
+	if len(ip) < proto.IPv4MinHeaderLen || ip[0]>>4 != 4 {
+		return nil
+	}
+	hl := int(ip[0]&0x0f) << 2
+	total := int(proto.U16(ip, proto.IPOffLen))
+	if hl < proto.IPv4MinHeaderLen || total < hl || hl > len(ip) {
+		return nil
+	}
+	if total < len(ip) {
+		ip = ip[:total]
+	}
+	return ip
+}
+
+// flowOf reads the 5-tuple of an IPv4 packet. TCP and UDP (first
+// fragments) carry their ports, ICMP its type and code as the source
+// "port"; everything else has ports 0. ok is false for a TCP/UDP first
+// fragment too short for its ports.
+func flowOf(ip []byte) (t tuple, ok bool) {
+	t = tuple{src: proto.U32(ip, proto.IPOffSrc), dst: proto.U32(ip, proto.IPOffDst), proto: ip[proto.IPOffProto]}
+	if !proto.IsFirstFragment(ip) {
+		return t, true
+	}
+	l4 := ip[int(ip[0]&0x0f)<<2:]
+	switch t.proto {
+	case proto.ProtoTCP, proto.ProtoUDP:
+		if len(l4) < 4 {
+			return t, false
+		}
+		t.sport, t.dport = proto.U16(l4, 0), proto.U16(l4, 2)
+	case proto.ProtoICMP:
+		if len(l4) >= 2 {
+			t.sport = uint16(l4[0])<<8 | uint16(l4[1])
+		}
+	}
+	return t, true
+}
+
+// payload returns the TCP or UDP payload of an IPv4 first fragment, and
+// false for other packets or truncated transport headers.
+func payload(ip []byte) ([]byte, bool) {
+	if !proto.IsFirstFragment(ip) {
+		return nil, false
+	}
+	l4 := ip[int(ip[0]&0x0f)<<2:]
+	switch ip[proto.IPOffProto] {
+	case proto.ProtoTCP:
+		if len(l4) < proto.TCPMinHeaderLen {
+			return nil, false
+		}
+		off := int(l4[proto.TCPOffDataOff]>>4) << 2
+		if off < proto.TCPMinHeaderLen || off > len(l4) {
+			return nil, false
+		}
+		return l4[off:], true
+	case proto.ProtoUDP:
+		if len(l4) < proto.UDPHeaderLen {
+			return nil, false
+		}
+		return l4[proto.UDPHeaderLen:], true
+	}
+	return nil, false
+}
