@@ -35,6 +35,14 @@ test: test-deps
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s -count 1 ./tests/bench/ | tee /tmp/flowbox-bench.txt | $(GO) run ./tests/benchtable
 
+# On-wire benchmark (root; namespaces fbxb*, ~4-5 min): gen -> dut -> sink over
+# veth, Mpps at the sink for the kernel, bare AF_XDP/TPACKET loops, a
+# one-syscall-per-packet forwarder and flowbox METHOD XDP/PACKET.
+# Options: make bench-io IOBENCH_FLAGS='-reps 1 -sizes 64 -v'
+IOBENCH_FLAGS ?=
+bench-io:
+	$(GO) run ./tests/iobench $(IOBENCH_FLAGS)
+
 lint:
 	gofmt -l . | tee /dev/stderr | (! read)
 	$(GO) vet $(PKGS)

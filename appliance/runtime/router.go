@@ -73,7 +73,8 @@ func (r *Router) Running() bool { return r.sched.running.Load() }
 // RunOptions control a run.
 type RunOptions struct {
 	// Pin pins worker threads to CPUs: worker i on CPUs[i mod len(CPUs)],
-	// or on CPU i mod NumCPU when CPUs is empty.
+	// or on the i-th CPU (mod count) of the process's affinity mask when
+	// CPUs is empty, so `taskset` and cgroup limits are respected.
 	Pin bool
 	// CPUs lists the CPUs workers are pinned to (boot.toml graph.cpus).
 	CPUs []int
@@ -99,6 +100,9 @@ func (r *Router) start(opt RunOptions) {
 	s := r.sched
 	s.pin = opt.Pin
 	s.cpus = opt.CPUs
+	if s.pin && len(s.cpus) == 0 {
+		s.cpus = allowedCPUs() // stay inside an inherited mask (taskset, cgroups)
+	}
 	s.prepare()
 	// Handler calls made before this point ran inline; the lock makes
 	// sure none is still running when the workers start.

@@ -578,3 +578,37 @@ func TestWorkersPinnedToConfiguredCPUs(t *testing.T) {
 		t.Errorf("worker affinity = %v CPUs (cpu %d set: %v), want only CPU %d", set.Count(), last, set.IsSet(last), last)
 	}
 }
+
+func TestPinningStaysInsideTheInheritedMask(t *testing.T) {
+	all := allowedCPUs()
+	if len(all) < 2 {
+		t.Skip("needs 2 CPUs to restrict the mask")
+	}
+	// Restrict this (locked) thread to the last CPU, as `taskset -c N`
+	// would, and check the worker lands there, not on CPU 0.
+	goruntime.LockOSThread()
+	defer goruntime.UnlockOSThread()
+	var orig, only unix.CPUSet
+	unix.SchedGetaffinity(0, &orig)
+	defer unix.SchedSetaffinity(0, &orig)
+	last := all[len(all)-1]
+	only.Set(last)
+	if err := unix.SchedSetaffinity(0, &only); err != nil {
+		t.Skip("cannot set affinity:", err)
+	}
+	if got := allowedCPUs(); len(got) != 1 || got[0] != last {
+		t.Fatalf("allowedCPUs = %v, want [%d]", got, last)
+	}
+	r, err := build(t, "s :: TSource(1000000000) -> p :: TPass -> TSink", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Start from this thread so the run reads the restricted mask.
+	r.start(RunOptions{Pin: true})
+	var set unix.CPUSet
+	r.OnThread(r.Node("p").Elem, func() { unix.SchedGetaffinity(0, &set) })
+	r.halt()
+	if !set.IsSet(last) || set.Count() != 1 {
+		t.Errorf("worker pinned outside the inherited mask (count %d, cpu %d set %v)", set.Count(), last, set.IsSet(last))
+	}
+}

@@ -332,6 +332,22 @@ func cpuFor(id int, cpus []int) int {
 	return id % goruntime.NumCPU()
 }
 
+// allowedCPUs lists the CPUs the calling thread may run on (nil if the
+// mask cannot be read).
+func allowedCPUs() []int {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		return nil
+	}
+	var cpus []int
+	for c := 0; c < len(set)*64; c++ {
+		if set.IsSet(c) {
+			cpus = append(cpus, c)
+		}
+	}
+	return cpus
+}
+
 func pinToCPU(cpu int) {
 	var set unix.CPUSet
 	set.Set(cpu)

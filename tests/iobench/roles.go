@@ -1,0 +1,320 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"flowbox/appliance/packet"
+	"flowbox/appliance/rings"
+)
+
+// The child roles run as separate processes (re-executions of this binary
+// under `ip netns exec NS taskset -c CPU`), so that the generator, the bare
+// forwarders and flowbox all run the same way: one process, pinned to one
+// core, GOMAXPROCS=1. Each role stops on SIGINT/SIGTERM or after -dur, and
+// closes its ports (detaching XDP programs) on the way out.
+
+func roleContext(dur time.Duration) (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithTimeout(ctx, dur)
+	return ctx, func() { cancel(); stop() }
+}
+
+// runGen is the generator: AF_XDP TX (copy mode) on dev through a TX-only
+// rings XDP port, frames of -size bytes (without FCS), at max rate or paced
+// to -rate frames/s in bursts of 32.
+func runGen(args []string) error {
+	fs := flag.NewFlagSet("gen", flag.ExitOnError)
+	dev := fs.String("dev", "", "device")
+	dst := fs.String("dst", "", "destination MAC")
+	size := fs.Int("size", 60, "frame size without FCS")
+	rate := fs.Float64("rate", 0, "frames/s (0: as fast as possible)")
+	dur := fs.Duration("dur", 15*time.Second, "hard time bound")
+	fs.Parse(args)
+	runtime.LockOSThread()
+	ctx, cancel := roleContext(*dur)
+	defer cancel()
+	dmac, err := net.ParseMAC(*dst)
+	if err != nil {
+		return err
+	}
+	ifi, err := net.InterfaceByName(*dev)
+	if err != nil {
+		return err
+	}
+	p, err := rings.Open(*dev, rings.MethodXDP, rings.Options{Burst: packet.MaxBatch})
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	tmpl := buildFrame(*size, dmac, ifi.HardwareAddr)
+	pool := packet.NewPool(nil)
+	var b packet.Batch
+	const burst = 32
+	var interval time.Duration
+	if *rate > 0 {
+		interval = time.Duration(float64(burst) / *rate * 1e9)
+	}
+	next := time.Now()
+	var sent uint64
+	for i := 0; ; i++ {
+		if i&63 == 0 && ctx.Err() != nil {
+			break
+		}
+		if interval > 0 {
+			now := time.Now()
+			for now.Before(next) {
+				now = time.Now()
+			}
+			next = next.Add(interval)
+			if now.Sub(next) > 5*time.Millisecond {
+				next = now // fell behind: do not burst to catch up
+			}
+		}
+		for b.N < burst {
+			b.Append(pool.NewFrom(tmpl))
+		}
+		n, _ := p.SendBatch(pool, &b)
+		sent += uint64(n)
+	}
+	fmt.Printf("gen sent %d\n", sent)
+	return nil
+}
+
+// buildFrame is an Ethernet/IPv4/UDP frame of size bytes (FCS not
+// included) from 10.253.1.1 to 10.253.2.99, TTL 64.
+func buildFrame(size int, dst, src net.HardwareAddr) []byte {
+	f := make([]byte, size)
+	copy(f, dst)
+	copy(f[6:], src)
+	binary.BigEndian.PutUint16(f[12:], 0x0800)
+	ip := f[14:34]
+	ip[0] = 0x45
+	binary.BigEndian.PutUint16(ip[2:], uint16(size-14))
+	ip[8], ip[9] = 64, 17
+	copy(ip[12:], []byte{10, 253, 1, 1})
+	copy(ip[16:], []byte{10, 253, 2, 99})
+	binary.BigEndian.PutUint16(ip[10:], ^csum(ip))
+	binary.BigEndian.PutUint16(f[34:], 1000)
+	binary.BigEndian.PutUint16(f[36:], 2000)
+	binary.BigEndian.PutUint16(f[38:], uint16(size-34))
+	for i := 42; i < size; i++ {
+		f[i] = byte(i)
+	}
+	return f
+}
+
+func csum(b []byte) uint16 {
+	var s uint32
+	for ; len(b) >= 2; b = b[2:] {
+		s += uint32(binary.BigEndian.Uint16(b))
+	}
+	if len(b) == 1 {
+		s += uint32(b[0]) << 8
+	}
+	for s > 0xffff {
+		s = s&0xffff + s>>16
+	}
+	return uint16(s)
+}
+
+// route is the per-packet work every user-space forwarder does (the same
+// as rings.XDPForwardLoop's and flowbox's Strip/CheckIPHeader/DecIPTTL/
+// Unstrip/EtherRewrite): parse Ethernet+IPv4, check version, lengths and
+// header checksum, drop TTL<=1, TTL-1 with an RFC 1624 incremental checksum
+// update, rewrite both MACs. It reports whether to forward.
+func route(f []byte, src, dst *[6]byte) bool {
+	if len(f) < 34 || f[12] != 0x08 || f[13] != 0x00 {
+		return false
+	}
+	ip := f[14:]
+	ihl := int(ip[0]&0x0f) << 2
+	if ip[0]>>4 != 4 || ihl < 20 || len(ip) < ihl {
+		return false
+	}
+	if tot := int(binary.BigEndian.Uint16(ip[2:])); tot < ihl || tot > len(ip) {
+		return false
+	}
+	if csum(ip[:ihl]) != 0xffff {
+		return false
+	}
+	ttl := ip[8]
+	if ttl <= 1 {
+		return false
+	}
+	old := uint32(ttl)<<8 | uint32(ip[9])
+	ip[8] = ttl - 1
+	sum := uint32(^binary.BigEndian.Uint16(ip[10:])) + (^old & 0xffff) + (old - 0x100)
+	sum = sum&0xffff + sum>>16
+	sum = sum&0xffff + sum>>16
+	binary.BigEndian.PutUint16(ip[10:], ^uint16(sum))
+	copy(f[0:6], dst[:])
+	copy(f[6:12], src[:])
+	return true
+}
+
+// runFwd runs one bare forwarder from -in to -out, rewriting the
+// destination MAC to -dst and the source to -out's MAC.
+//
+//	xdp:  rings.XDPForwardLoopTo (AF_XDP, rx UMEM -> tx UMEM copy)
+//	ring: rings PACKET ports (TPACKET_V2 RX ring, TX ring + one kick per
+//	      batch) driven by RecvBatch/SendBatch, no element runtime
+//	pkt:  one recvfrom and one sendto per frame on plain AF_PACKET sockets
+//	      (what Click's FromDevice/ToDevice do)
+func runFwd(args []string) error {
+	fs := flag.NewFlagSet("fwd", flag.ExitOnError)
+	mode := fs.String("mode", "xdp", "xdp, ring or pkt")
+	in := fs.String("in", "", "input device")
+	out := fs.String("out", "", "output device")
+	dst := fs.String("dst", "", "next-hop MAC")
+	burst := fs.Int("burst", 64, "batch size")
+	dur := fs.Duration("dur", 30*time.Second, "hard time bound")
+	fs.Parse(args)
+	runtime.LockOSThread()
+	ctx, cancel := roleContext(*dur)
+	defer cancel()
+	dmac, err := net.ParseMAC(*dst)
+	if err != nil {
+		return err
+	}
+	oi, err := net.InterfaceByName(*out)
+	if err != nil {
+		return err
+	}
+	var s, d [6]byte
+	copy(s[:], oi.HardwareAddr)
+	copy(d[:], dmac)
+	var n uint64
+	switch *mode {
+	case "xdp":
+		n, err = rings.XDPForwardLoopTo(ctx, *in, *out, rings.Options{Burst: *burst}, dmac)
+	case "ring":
+		n, err = ringLoop(ctx, *in, *out, *burst, &s, &d)
+	case "pkt":
+		n, err = pktLoop(ctx, *in, *out, &s, &d)
+	default:
+		err = fmt.Errorf("unknown -mode %q", *mode)
+	}
+	fmt.Printf("fwd %s forwarded %d\n", *mode, n)
+	return err
+}
+
+func ringLoop(ctx context.Context, in, out string, burst int, src, dst *[6]byte) (uint64, error) {
+	opt := rings.Options{Burst: burst}
+	pi, err := rings.Open(in, rings.MethodPacket, opt)
+	if err != nil {
+		return 0, err
+	}
+	defer pi.Close()
+	// SNIFFER false: the nf_tables ingress drop keeps the kernel stack
+	// from processing the frames too (as FromDevice SNIFFER false does).
+	if err := pi.(rings.RXStarter).StartRX(rings.Options{Burst: burst}); err != nil {
+		return 0, err
+	}
+	po, err := rings.Open(out, rings.MethodPacket, opt)
+	if err != nil {
+		return 0, err
+	}
+	defer po.Close()
+	pool := packet.NewPool(nil)
+	var b, ob packet.Batch
+	var fwd uint64
+	idle := 0
+	for i := 0; ; i++ {
+		if i&63 == 0 && ctx.Err() != nil {
+			return fwd, nil
+		}
+		n, err := pi.RecvBatch(pool, &b, burst)
+		if err != nil {
+			return fwd, err
+		}
+		if n == 0 {
+			if idle++; idle > 1024 {
+				pi.(rings.Waiter).WaitRX(10)
+				idle = 0
+			}
+			continue
+		}
+		idle = 0
+		for j := 0; j < b.N; j++ {
+			if route(b.P[j].Data(), src, dst) {
+				ob.Append(b.P[j])
+			} else {
+				pool.Free(b.P[j])
+			}
+		}
+		b.Reset()
+		sent, _ := po.SendBatch(pool, &ob)
+		fwd += uint64(sent)
+	}
+}
+
+func pktLoop(ctx context.Context, in, out string, src, dst *[6]byte) (uint64, error) {
+	ii, err := net.InterfaceByName(in)
+	if err != nil {
+		return 0, err
+	}
+	oi, err := net.InterfaceByName(out)
+	if err != nil {
+		return 0, err
+	}
+	const ethPAll = 0x0300 // htons(ETH_P_ALL)
+	rfd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, ethPAll)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(rfd)
+	_ = unix.SetsockoptInt(rfd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1)
+	_ = unix.SetsockoptTimeval(rfd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Usec: 100000})
+	if err := unix.Bind(rfd, &unix.SockaddrLinklayer{Protocol: ethPAll, Ifindex: ii.Index}); err != nil {
+		return 0, err
+	}
+	wfd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(wfd)
+	if err := unix.Bind(wfd, &unix.SockaddrLinklayer{Ifindex: oi.Index}); err != nil {
+		return 0, err
+	}
+	buf := make([]byte, 2048)
+	bp := uintptr(unsafe.Pointer(&buf[0]))
+	var fwd uint64
+	for i := 0; ; i++ {
+		if i&63 == 0 && ctx.Err() != nil {
+			return fwd, nil
+		}
+		// One recvfrom per frame (a raw syscall: no Go-side allocation).
+		n, _, e := unix.Syscall6(unix.SYS_RECVFROM, uintptr(rfd), bp, uintptr(len(buf)), 0, 0, 0)
+		if e != 0 {
+			if e == unix.EAGAIN || e == unix.EINTR {
+				if ctx.Err() != nil {
+					return fwd, nil
+				}
+				continue
+			}
+			return fwd, e
+		}
+		f := buf[:n]
+		if !route(f, src, dst) {
+			continue
+		}
+		// One send per frame.
+		if _, _, e := unix.Syscall6(unix.SYS_SENDTO, uintptr(wfd), bp, n, 0, 0, 0); e == 0 {
+			fwd++
+		}
+	}
+}
