@@ -132,3 +132,57 @@ func formatReasons(m map[string]uint64) string {
 func errorf(format string, a ...any) error { return fmt.Errorf(format, a...) }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// heldPort is a device queue held from the registry (rings.Acquire), with
+// its last counters kept after release so handlers still answer after the
+// run (flowbox run -h).
+type heldPort struct {
+	port      rings.Port
+	release   func()
+	final     rings.Stats
+	haveFinal bool
+}
+
+// Port is the device queue in use (nil before Initialize; tests).
+func (h *heldPort) Port() rings.Port { return h.port }
+
+// releasePort gives the queue back, keeping its last counters.
+func (h *heldPort) releasePort() {
+	if h.release == nil {
+		return
+	}
+	h.final, h.haveFinal = h.port.Stats(), true
+	h.release()
+	h.release, h.port = nil, nil
+}
+
+// dropHold gives the queue back without keeping counters (the old element
+// of a hot reconfiguration, whose successor holds the same queue).
+func (h *heldPort) dropHold() {
+	if h.release != nil {
+		h.release()
+		h.release, h.port = nil, nil
+	}
+}
+
+func (h *heldPort) stats() (rings.Stats, bool) {
+	if h.port == nil {
+		return h.final, h.haveFinal
+	}
+	return h.port.Stats(), true
+}
+
+func (h *heldPort) modeName() string {
+	if h.port == nil {
+		return ""
+	}
+	return h.port.Mode()
+}
+
+// methodName is the method in use, or the configured one before Initialize.
+func (h *heldPort) methodName(configured rings.Method) string {
+	if h.port == nil {
+		return string(configured)
+	}
+	return string(h.port.Method())
+}

@@ -12,21 +12,17 @@ import (
 type FromDevice struct {
 	core.Base
 	devArgs
+	heldPort
 	sniffer, promisc bool
 	snifferSet       bool
 	filter           string
 	active           bool
 
-	port    rings.Port
-	release func()
 	out     *core.Output
 	batch   packet.Batch
 	count   uint64
-	// final is the port's last stats, kept for handlers read after Cleanup.
-	final     rings.Stats
-	haveFinal bool
-	errors    uint64
-	lastErr   string
+	errors  uint64
+	lastErr string
 }
 
 func init() {
@@ -183,45 +179,16 @@ func (f *FromDevice) TakeState(old core.Element) {
 	if o.ifname == f.ifname {
 		f.count, f.errors = o.count, o.errors
 	}
-	if o.release != nil {
-		o.release()
-		o.release, o.port = nil, nil
-	}
+	o.dropHold()
 }
 
 // Cleanup releases the device queue.
 func (f *FromDevice) Cleanup(ctx *core.Ctx) {
 	ctx.Pool.FreeBatch(&f.batch)
-	if f.release != nil {
-		f.final, f.haveFinal = f.port.Stats(), true
-		f.release()
-		f.release, f.port = nil, nil
-	}
+	f.releasePort()
 }
 
-// Port is the device queue in use (nil before Initialize; tests).
-func (f *FromDevice) Port() rings.Port { return f.port }
-
-func (f *FromDevice) stats() (rings.Stats, bool) {
-	if f.port == nil {
-		return f.final, f.haveFinal
-	}
-	return f.port.Stats(), true
-}
-
-func (f *FromDevice) methodName() string {
-	if f.port == nil {
-		return string(f.method)
-	}
-	return string(f.port.Method())
-}
-
-func (f *FromDevice) modeName() string {
-	if f.port == nil {
-		return ""
-	}
-	return f.port.Mode()
-}
+func (f *FromDevice) methodName() string { return f.heldPort.methodName(f.method) }
 
 // Handlers lists the counters, method, mode and queue.
 func (f *FromDevice) Handlers() []core.Handler {

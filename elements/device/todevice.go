@@ -10,20 +10,16 @@ import (
 type ToDevice struct {
 	core.Base
 	devArgs
+	heldPort
 
-	port    rings.Port
 	keeper  rings.SendKeeper
-	release func()
 	in      *core.Input
 	pull    bool
 	batch   packet.Batch
 	failed  packet.Batch
 	count   uint64
-	// final is the port's last stats, kept for handlers read after Cleanup.
-	final     rings.Stats
-	haveFinal bool
-	errors    uint64
-	lastErr   string
+	errors  uint64
+	lastErr string
 }
 
 func init() {
@@ -184,45 +180,18 @@ func (t *ToDevice) TakeState(old core.Element) {
 	if o.ifname == t.ifname {
 		t.count, t.errors = o.count, o.errors
 	}
-	if o.release != nil {
-		o.release()
-		o.release, o.port, o.keeper = nil, nil, nil
-	}
+	o.dropHold()
+	o.keeper = nil
 }
 
 // Cleanup releases the device queue.
 func (t *ToDevice) Cleanup(ctx *core.Ctx) {
 	ctx.Pool.FreeBatch(&t.batch)
-	if t.release != nil {
-		t.final, t.haveFinal = t.port.Stats(), true
-		t.release()
-		t.release, t.port, t.keeper = nil, nil, nil
-	}
+	t.releasePort()
+	t.keeper = nil
 }
 
-// Port is the device queue in use (nil before Initialize; tests).
-func (t *ToDevice) Port() rings.Port { return t.port }
-
-func (t *ToDevice) stats() (rings.Stats, bool) {
-	if t.port == nil {
-		return t.final, t.haveFinal
-	}
-	return t.port.Stats(), true
-}
-
-func (t *ToDevice) methodName() string {
-	if t.port == nil {
-		return string(t.method)
-	}
-	return string(t.port.Method())
-}
-
-func (t *ToDevice) modeName() string {
-	if t.port == nil {
-		return ""
-	}
-	return t.port.Mode()
-}
+func (t *ToDevice) methodName() string { return t.heldPort.methodName(t.method) }
 
 // Handlers lists the counters, method, mode and queue.
 func (t *ToDevice) Handlers() []core.Handler {
