@@ -6,11 +6,13 @@ import (
 )
 
 // tcpPaths forks s like parseTCP: (TCP segments, other packets), dropping
-// packets without a usable IP header. ip is the IP header's offset.
+// packets without a usable IP header (parseTCP reads the IP header
+// annotation; a packet without one is dropped). ip is the header's offset.
 func tcpPaths(x *sym.Ctx, s *sym.State) (tcp *sym.State, other []*sym.State, ip int32) {
 	ip, ok := s.AnnoAt(sym.L3)
 	if !ok {
-		ip = s.Head
+		x.Drop(s, "no IP header annotation")
+		return nil, nil, 0
 	}
 	vh, err := s.Load(ip, 1)
 	if err != nil {
