@@ -35,10 +35,13 @@ test: test-deps
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s -count 1 ./tests/bench/ | tee /tmp/flowbox-bench.txt | $(GO) run ./tests/benchtable
 
-# On-wire benchmark (root; namespaces fbxb*, ~4-5 min): gen -> dut -> sink over
-# veth, Mpps at the sink for the kernel, bare AF_XDP/TPACKET loops, a
-# one-syscall-per-packet forwarder and flowbox METHOD XDP/PACKET.
-# Options: make bench-io IOBENCH_FLAGS='-reps 1 -sizes 64 -v'
+# On-wire benchmark (root; namespaces fbxb*, ~5 min): gen -> dut -> sink over
+# veth; delivered Mpps and CPU-1 time per packet for the kernel, bare
+# AF_XDP/TPACKET loops, a one-syscall-per-packet forwarder and flowbox METHOD
+# XDP/PACKET, in layout A (the forwarder's core also does the input's receive
+# work: forwarder-bound) and B (default veth), plus a paced-load ladder
+# (capacity, collapse under overload) in A.
+# Options: make bench-io IOBENCH_FLAGS='-layout A -reps 1 -sizes 64 -overload=false -v'
 IOBENCH_FLAGS ?=
 bench-io:
 	$(GO) run ./tests/iobench $(IOBENCH_FLAGS)

@@ -11,18 +11,27 @@
 // pinned to CPU 1, and counts what arrives at s0 (rx_packets; the next-hop
 // MAC is not s0's, so the sink drops each frame cheaply in ip_rcv):
 //
-//	kernel         Linux IPv4 forwarding (d0 receive steered to CPU 1 by RPS)
+//	kernel         Linux IPv4 forwarding
 //	bare-xdp       rings.XDPForwardLoopTo: bare AF_XDP loop (user-space limit)
 //	bare-packet    bare TPACKET_V2 ring loop on rings PACKET ports
 //	one-syscall    one recvfrom + one sendto per frame (Click's FromDevice/ToDevice)
 //	flowbox-xdp    flowbox run: FromDevice(METHOD XDP) -> router elements -> ToDevice
 //	flowbox-packet the same with METHOD PACKET (SNIFFER false)
 //
+// Two layouts (see /work/shared/reference/io-limits.md):
+//
+//	A  the forwarder's core is the bottleneck: the dut's input receive work
+//	   runs on CPU 1 too (RPS on d0 → CPU 1 for the kernel and AF_PACKET
+//	   forwarders; for the AF_XDP ones native XDP on d0, whose NAPI is
+//	   switched to a kthread pinned to CPU 1)
+//	B  default veth: d0's receive work runs on the generator's core
+//
 // Every user-space forwarder does the same per-packet work (parse Eth+IPv4,
 // check, TTL-1 with incremental checksum, MAC rewrite). Each measurement is
-// a warm-up plus a fixed window; the table gives the median of -reps runs.
-// A second table offers fixed rates below and above each flowbox method's
-// capacity to show that delivery does not collapse under overload.
+// a warm-up plus a fixed window; tables give the median of several runs,
+// delivered Mpps and CPU 1 busy time per delivered frame. In the first
+// layout a ladder of paced offered loads (the same for every forwarder)
+// finds each forwarder's peak and checks for collapse at max offered load.
 //
 // Needs root. Namespaces are named fbxb*<random> and deleted on exit, on
 // error and on Ctrl-C; generator and forwarders are child processes bounded
@@ -72,12 +81,17 @@ func main() {
 }
 
 type config struct {
-	reps     int
+	reps     int // runs per row in the first layout
+	repsB    int // runs per row in the second layout
+	lreps    int // runs per point of the capacity / no-collapse ladder
 	warm     time.Duration
 	window   time.Duration
 	sizes    []int // on the wire, FCS included
 	fwds     []string
+	layouts  []string // "A", "B"
 	overload bool
+	ladder   []float64 // paced offered rates for the no-collapse check, as fractions of the max offered rate
+	ladderF  []string  // forwarders of the no-collapse check
 	flowbox  string
 	verbose  bool
 	// retryBudget: after this much total run time, runs are no longer
@@ -90,12 +104,17 @@ var allFwds = []string{"kernel", "bare-xdp", "bare-packet", "one-syscall", "flow
 func bench(args []string) error {
 	fs := flag.NewFlagSet("iobench", flag.ExitOnError)
 	var c config
-	fs.IntVar(&c.reps, "reps", 3, "runs per measurement (the table shows the median)")
-	fs.DurationVar(&c.warm, "warm", time.Second, "warm-up before each window")
-	fs.DurationVar(&c.window, "window", 3*time.Second, "measurement window")
+	fs.IntVar(&c.reps, "reps", 3, "runs per row of the first layout's table (the table shows the median)")
+	fs.IntVar(&c.repsB, "reps2", 2, "runs per row of the second layout's table (-layout both)")
+	fs.IntVar(&c.lreps, "ladder-reps", 2, "runs per point of the capacity / no-collapse ladder")
+	fs.DurationVar(&c.warm, "warm", 700*time.Millisecond, "warm-up before each window")
+	fs.DurationVar(&c.window, "window", 1500*time.Millisecond, "measurement window")
 	sizes := fs.String("sizes", "64,1500", "frame sizes on the wire (FCS included: 64 sends 60-byte buffers)")
 	fwds := fs.String("fwd", strings.Join(allFwds, ","), "forwarders to run")
-	fs.BoolVar(&c.overload, "overload", true, "also run the fixed-offered-rate table for flowbox (64 B)")
+	layout := fs.String("layout", "both", "A (the forwarder's core also does the dut's input receive work: RPS d0→CPU1, native-XDP NAPI thread on CPU1), B (default veth: d0 receive on the generator's core), or both")
+	fs.BoolVar(&c.overload, "overload", true, "also run the capacity / no-collapse ladder in the first layout (first size): paced offered rates below and above capacity")
+	ladder := fs.String("ladder", "0.2,0.3,0.4,0.5", "paced offered rates of the capacity / no-collapse ladder (first layout, first size), as fractions of the generator's max offered rate there")
+	ladderF := fs.String("ladder-fwd", "bare-xdp,flowbox-xdp,bare-packet,flowbox-packet,one-syscall", "forwarders of the capacity / no-collapse ladder")
 	fs.StringVar(&c.flowbox, "flowbox", "", "flowbox binary (default: go build ./appliance/cmd/flowbox into a temp dir)")
 	fs.BoolVar(&c.verbose, "v", false, "log every run")
 	fs.DurationVar(&c.retryBudget, "retry-budget", 5*time.Minute, "repeat runs disturbed by other processes only until the whole run is this old")
@@ -106,6 +125,28 @@ func bench(args []string) error {
 			return fmt.Errorf("bad -sizes entry %q: use 64..1518", s)
 		}
 		c.sizes = append(c.sizes, n)
+	}
+	switch strings.ToUpper(*layout) {
+	case "A", "B":
+		c.layouts = []string{strings.ToUpper(*layout)}
+	case "BOTH", "A,B":
+		c.layouts = []string{"A", "B"}
+	case "B,A":
+		c.layouts = []string{"B", "A"}
+	default:
+		return fmt.Errorf("bad -layout %q: use A, B or both", *layout)
+	}
+	for _, s := range strings.Split(*ladder, ",") {
+		x, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil || x <= 0 || x >= 1 {
+			return fmt.Errorf("bad -ladder entry %q: use fractions in (0,1)", s)
+		}
+		c.ladder = append(c.ladder, x)
+	}
+	for _, f := range strings.Split(*ladderF, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			c.ladderF = append(c.ladderF, f)
+		}
 	}
 	for _, f := range strings.Split(*fwds, ",") {
 		f = strings.TrimSpace(f)
@@ -343,34 +384,48 @@ func devCounters(ns string) (map[string][4]uint64, error) {
 	return m, err
 }
 
-// cpuStat is per-CPU (busy, total) jiffies from /proc/stat.
-func cpuStat() [][2]uint64 {
+// cpuTimes are one CPU's /proc/stat jiffies (USER_HZ).
+type cpuTimes struct{ usr, sys, si, idle, steal, total uint64 }
+
+// cpuStat reads per-CPU times from /proc/stat.
+func cpuStat() []cpuTimes {
 	b, _ := os.ReadFile("/proc/stat")
-	var r [][2]uint64
+	var r []cpuTimes
 	for _, ln := range strings.Split(string(b), "\n") {
 		f := strings.Fields(ln)
 		if len(f) < 9 || !strings.HasPrefix(f[0], "cpu") || f[0] == "cpu" {
 			continue
 		}
-		var tot, idle uint64
+		var v [9]uint64
 		for i := 1; i < len(f) && i <= 8; i++ {
-			v, _ := strconv.ParseUint(f[i], 10, 64)
-			tot += v
-			if i == 4 || i == 5 { // idle, iowait
-				idle += v
-			}
+			v[i], _ = strconv.ParseUint(f[i], 10, 64)
 		}
-		r = append(r, [2]uint64{tot - idle, tot})
+		// user nice system idle iowait irq softirq steal
+		c := cpuTimes{usr: v[1] + v[2], sys: v[3], si: v[6] + v[7], idle: v[4] + v[5], steal: v[8]}
+		c.total = c.usr + c.sys + c.si + c.idle + c.steal
+		r = append(r, c)
 	}
 	return r
 }
 
-func busy(a, b [][2]uint64) []float64 {
-	var r []float64
+// cpuDelta is what one CPU did between two cpuStat snapshots: busy
+// (user+nice+system+irq+softirq, steal left out) as a fraction of the
+// elapsed time, the same split by kind, and busy seconds.
+type cpuDelta struct {
+	busy, usr, sys, si float64 // fractions of elapsed
+	busySec            float64
+}
+
+func cpuDeltas(a, b []cpuTimes) []cpuDelta {
+	var r []cpuDelta
 	for i := range a {
-		if i < len(b) && b[i][1] > a[i][1] {
-			r = append(r, float64(b[i][0]-a[i][0])/float64(b[i][1]-a[i][1]))
+		if i >= len(b) || b[i].total <= a[i].total {
+			r = append(r, cpuDelta{})
+			continue
 		}
+		tot := float64(b[i].total - a[i].total)
+		u, s, si := float64(b[i].usr-a[i].usr), float64(b[i].sys-a[i].sys), float64(b[i].si-a[i].si)
+		r = append(r, cpuDelta{busy: (u + s + si) / tot, usr: u / tot, sys: s / tot, si: si / tot, busySec: (u + s + si) / 100})
 	}
 	return r
 }
@@ -420,6 +475,37 @@ func procTicks(ours map[int]bool) map[int]uint64 {
 		m[pid] = u + s
 	}
 	return m
+}
+
+// groupTicks is utime+stime (clock ticks) of every process in process
+// group pgrp (a forwarder and its wrappers).
+func groupTicks(pgrp int) uint64 {
+	var t uint64
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		if g, _ := strconv.Atoi(f[2]); g != pgrp {
+			continue
+		}
+		u, _ := strconv.ParseUint(f[11], 10, 64)
+		s, _ := strconv.ParseUint(f[12], 10, 64)
+		t += u + s
+	}
+	return t
 }
 
 // ourGroups are the process groups of this program and its children.

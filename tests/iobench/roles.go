@@ -181,6 +181,7 @@ func runFwd(args []string) error {
 	out := fs.String("out", "", "output device")
 	dst := fs.String("dst", "", "next-hop MAC")
 	burst := fs.Int("burst", 64, "batch size")
+	xdpMode := fs.String("xdpmode", "native", "XDP attach mode for -mode xdp (native, generic)")
 	dur := fs.Duration("dur", 30*time.Second, "hard time bound")
 	fs.Parse(args)
 	runtime.LockOSThread()
@@ -200,7 +201,7 @@ func runFwd(args []string) error {
 	var n uint64
 	switch *mode {
 	case "xdp":
-		n, err = rings.XDPForwardLoopTo(ctx, *in, *out, rings.Options{Burst: *burst}, dmac)
+		n, err = rings.XDPForwardLoopTo(ctx, *in, *out, rings.Options{Burst: *burst, XDPMode: *xdpMode}, dmac)
 	case "ring":
 		n, err = ringLoop(ctx, *in, *out, *burst, &s, &d)
 	case "pkt":
@@ -232,7 +233,7 @@ func ringLoop(ctx context.Context, in, out string, burst int, src, dst *[6]byte)
 	pool := packet.NewPool(nil)
 	var b, ob packet.Batch
 	var fwd uint64
-	idle := 0
+	var w idleWait
 	for i := 0; ; i++ {
 		if i&63 == 0 && ctx.Err() != nil {
 			return fwd, nil
@@ -242,13 +243,10 @@ func ringLoop(ctx context.Context, in, out string, burst int, src, dst *[6]byte)
 			return fwd, err
 		}
 		if n == 0 {
-			if idle++; idle > 1024 {
-				pi.(rings.Waiter).WaitRX(10)
-				idle = 0
-			}
+			w.idle()
 			continue
 		}
-		idle = 0
+		w.busy()
 		for j := 0; j < b.N; j++ {
 			if route(b.P[j].Data(), src, dst) {
 				ob.Append(b.P[j])
@@ -260,6 +258,30 @@ func ringLoop(ctx context.Context, in, out string, burst int, src, dst *[6]byte)
 		sent, _ := po.SendBatch(pool, &ob)
 		fwd += uint64(sent)
 	}
+}
+
+// idleWait is flowbox's worker idle strategy (appliance/runtime/sched.go,
+// worker.loop), copied so that the bare PACKET loop spends the same CPU
+// when it has nothing to do: after 64 empty passes, sleep on a Go timer
+// for 10 µs, growing by 10 µs per further empty pass up to 1 ms; any work
+// resets it. (Like flowbox, it does not block in poll(2): a frame that
+// arrives during a sleep waits for the sleep to end.)
+type idleWait struct {
+	spins int
+	sleep time.Duration
+}
+
+func (w *idleWait) busy() { w.spins, w.sleep = 0, 0 }
+
+func (w *idleWait) idle() {
+	if w.spins++; w.spins < 64 {
+		return
+	}
+	if w.sleep < time.Millisecond {
+		w.sleep += 10 * time.Microsecond
+	}
+	t := time.NewTimer(w.sleep)
+	<-t.C
 }
 
 func pktLoop(ctx context.Context, in, out string, src, dst *[6]byte) (uint64, error) {
