@@ -510,61 +510,34 @@ func setL4Port(L *glua.LState, want uint8, off int) {
 	s.l4Adjust16(d, old, v, false)
 }
 
-// walkTCPOptions calls f for each option (kind, data) until it returns false.
+// walkTCPOptions calls f for each option (kind, data) but NOP until it
+// returns false, EOL, or a malformed option.
 func walkTCPOptions(t []byte, f func(kind byte, data []byte) bool) {
-	hl := int(t[proto.TCPOffDataOff]>>4) * 4
-	if hl > len(t) {
-		hl = len(t)
-	}
-	for i := proto.TCPMinHeaderLen; i < hl; {
-		k := t[i]
-		if k == 0 {
+	end := proto.TCPHeaderEnd(t)
+	for i, n := proto.TCPMinHeaderLen, 0; i < end; i += n {
+		var k byte
+		var ok bool
+		if k, n, ok = proto.NextTCPOption(t, i, end); !ok || k == proto.TCPOptEOL {
 			return
 		}
-		if k == 1 {
-			i++
-			continue
-		}
-		if i+1 >= hl {
+		if k != proto.TCPOptNOP && !f(k, t[i+2:i+n]) {
 			return
 		}
-		l := int(t[i+1])
-		if l < 2 || i+l > hl {
-			return
-		}
-		if !f(k, t[i+2:i+l]) {
-			return
-		}
-		i += l
 	}
 }
 
 // tcpOption finds option kind; pos is its offset in the TCP header.
 func tcpOption(t []byte, kind byte) (data []byte, pos int, ok bool) {
-	hl := int(t[proto.TCPOffDataOff]>>4) * 4
-	if hl > len(t) {
-		hl = len(t)
-	}
-	for i := proto.TCPMinHeaderLen; i < hl; {
-		k := t[i]
-		if k == 0 {
-			break
+	end := proto.TCPHeaderEnd(t)
+	for i, n := proto.TCPMinHeaderLen, 0; i < end; i += n {
+		var k byte
+		var good bool
+		if k, n, good = proto.NextTCPOption(t, i, end); !good || k == proto.TCPOptEOL {
+			return nil, 0, false
 		}
-		if k == 1 {
-			i++
-			continue
+		if k == kind && k != proto.TCPOptNOP {
+			return t[i+2 : i+n], i, true
 		}
-		if i+1 >= hl {
-			break
-		}
-		l := int(t[i+1])
-		if l < 2 || i+l > hl {
-			break
-		}
-		if k == kind {
-			return t[i+2 : i+l], i, true
-		}
-		i += l
 	}
 	return nil, 0, false
 }

@@ -176,3 +176,42 @@ func U16(b []byte, off int) uint16      { return binary.BigEndian.Uint16(b[off:]
 func U32(b []byte, off int) uint32      { return binary.BigEndian.Uint32(b[off:]) }
 func Put16(b []byte, off int, v uint16) { binary.BigEndian.PutUint16(b[off:], v) }
 func Put32(b []byte, off int, v uint32) { binary.BigEndian.PutUint32(b[off:], v) }
+
+// TCP option kinds.
+const (
+	TCPOptEOL       = 0
+	TCPOptNOP       = 1
+	TCPOptMSS       = 2
+	TCPOptWScale    = 3
+	TCPOptSACKOK    = 4
+	TCPOptSACK      = 5
+	TCPOptTimestamp = 8
+)
+
+// TCPHeaderEnd is the TCP header length from the data offset, clamped to
+// the bytes present (the end of the option area).
+func TCPHeaderEnd(tcp []byte) int {
+	end := int(tcp[TCPOffDataOff]>>4) << 2
+	return min(end, len(tcp))
+}
+
+// NextTCPOption decodes the option at tcp[i] within the option area
+// tcp[:end]: its kind and total length n (1 for EOL and NOP). ok is false
+// for a truncated or malformed option, which ends any walk. The one TCP
+// option walker of the packet path: walk with
+//
+//	for i := TCPMinHeaderLen; i < end; i += n { kind, n, ok = NextTCPOption(tcp, i, end); ... }
+func NextTCPOption(tcp []byte, i, end int) (kind byte, n int, ok bool) {
+	kind = tcp[i]
+	if kind == TCPOptEOL || kind == TCPOptNOP {
+		return kind, 1, true
+	}
+	if i+1 >= end {
+		return kind, 0, false
+	}
+	n = int(tcp[i+1])
+	if n < 2 || i+n > end {
+		return kind, 0, false
+	}
+	return kind, n, true
+}

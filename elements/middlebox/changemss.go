@@ -108,7 +108,7 @@ func (c *ChangeMSS) rewrite(ctx *core.Ctx, p *packet.Packet) bool {
 // optionsWellFormed walks the whole option list.
 func optionsWellFormed(s *seg) bool {
 	for i := proto.TCPMinHeaderLen; i < s.thl; {
-		k, n, ok := nextOpt(s.tcp, i, s.thl)
+		k, n, ok := proto.NextTCPOption(s.tcp, i, s.thl)
 		if !ok {
 			return false
 		}

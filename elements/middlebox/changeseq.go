@@ -149,7 +149,7 @@ func (c *ChangeSeq) shift(ctx *core.Ctx, p *packet.Packet, s seg, reverse bool) 
 func shiftSACK(s *seg, d uint32) bool {
 	changed := false
 	for i := proto.TCPMinHeaderLen; i < s.thl; {
-		k, n, ok := nextOpt(s.tcp, i, s.thl)
+		k, n, ok := proto.NextTCPOption(s.tcp, i, s.thl)
 		if !ok || k == optEOL {
 			break
 		}

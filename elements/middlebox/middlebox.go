@@ -32,15 +32,15 @@ import (
 	"flowbox/appliance/proto"
 )
 
-// TCP option kinds.
+// TCP option kinds (short local names for proto's).
 const (
-	optEOL       = 0
-	optNOP       = 1
-	optMSS       = 2
-	optWScale    = 3
-	optSACKOK    = 4
-	optSACK      = 5
-	optTimestamp = 8
+	optEOL       = proto.TCPOptEOL
+	optNOP       = proto.TCPOptNOP
+	optMSS       = proto.TCPOptMSS
+	optWScale    = proto.TCPOptWScale
+	optSACKOK    = proto.TCPOptSACKOK
+	optSACK      = proto.TCPOptSACK
+	optTimestamp = proto.TCPOptTimestamp
 	maxTCPHeader = 60
 )
 
@@ -108,28 +108,11 @@ func writableTCP(ctx *core.Ctx, p *packet.Packet) seg {
 	return s
 }
 
-// nextOpt returns the option at tcp[i] (within tcp[:end]): its kind and
-// length (1 for EOL/NOP). ok is false for a truncated or malformed option.
-func nextOpt(tcp []byte, i, end int) (kind byte, n int, ok bool) {
-	kind = tcp[i]
-	if kind == optEOL || kind == optNOP {
-		return kind, 1, true
-	}
-	if i+1 >= end {
-		return kind, 0, false
-	}
-	n = int(tcp[i+1])
-	if n < 2 || i+n > end {
-		return kind, 0, false
-	}
-	return kind, n, true
-}
-
 // findOpt returns the offset and length of the first option kind in the
 // TCP header, or -1 if absent (or only after a malformed option).
 func findOpt(s *seg, kind byte) (off, n int) {
 	for i := proto.TCPMinHeaderLen; i < s.thl; {
-		k, l, ok := nextOpt(s.tcp, i, s.thl)
+		k, l, ok := proto.NextTCPOption(s.tcp, i, s.thl)
 		if !ok || k == optEOL {
 			return -1, 0
 		}

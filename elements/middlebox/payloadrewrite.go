@@ -243,7 +243,7 @@ func (r *PayloadRewrite) reverse(ctx *core.Ctx, p *packet.Packet, s seg) {
 		changed = set32(s.tcp, proto.TCPOffAck, tcpSum(&s), f.newAck(proto.U32(s.tcp, proto.TCPOffAck)))
 	}
 	for i := proto.TCPMinHeaderLen; i < s.thl; {
-		k, n, ok := nextOpt(s.tcp, i, s.thl)
+		k, n, ok := proto.NextTCPOption(s.tcp, i, s.thl)
 		if !ok || k == optEOL {
 			break
 		}

@@ -2,6 +2,7 @@ package middlebox
 
 import (
 	"errors"
+	"flowbox/appliance/proto"
 	"fmt"
 	"strconv"
 	"strings"
@@ -89,7 +90,7 @@ func (r *RemoveTCPOpt) rewrite(ctx *core.Ctx, p *packet.Packet) bool {
 	s = writableTCP(ctx, p)
 	old := optSum(&s)
 	for i := 20; i < s.thl; {
-		k, n, ok := nextOpt(s.tcp, i, s.thl)
+		k, n, ok := proto.NextTCPOption(s.tcp, i, s.thl)
 		if !ok || k == optEOL {
 			break
 		}
@@ -109,7 +110,7 @@ func (r *RemoveTCPOpt) rewrite(ctx *core.Ctx, p *packet.Packet) bool {
 // present reports whether s carries one of the kinds.
 func (r *RemoveTCPOpt) present(s *seg) bool {
 	for i := 20; i < s.thl; {
-		k, n, ok := nextOpt(s.tcp, i, s.thl)
+		k, n, ok := proto.NextTCPOption(s.tcp, i, s.thl)
 		if !ok || k == optEOL {
 			return false
 		}

@@ -54,42 +54,22 @@ func replace32(b []byte, off int, sum []byte, old, new uint32) {
 	proto.UpdateSum32(sum, old, new)
 }
 
-// TCP option kinds used here.
-const (
-	tcpOptEnd  = 0
-	tcpOptNop  = 1
-	tcpOptSACK = 5
-)
-
 // adjustSACK maps every SACK block edge (they acknowledge the peer's
 // rewritten sequence numbers) back like the ACK field. Malformed options
 // end the walk; they are left as they are.
 func adjustSACK(tcp, sum []byte, peer *seqDelta) {
-	end := int(tcp[proto.TCPOffDataOff]>>4) << 2
-	if end > len(tcp) {
-		end = len(tcp)
-	}
-	for i := proto.TCPMinHeaderLen; i < end; {
-		switch tcp[i] {
-		case tcpOptEnd:
-			return
-		case tcpOptNop:
-			i++
-			continue
-		}
-		if i+1 >= end {
+	end := proto.TCPHeaderEnd(tcp)
+	for i, n := proto.TCPMinHeaderLen, 0; i < end; i += n {
+		var kind byte
+		var ok bool
+		if kind, n, ok = proto.NextTCPOption(tcp, i, end); !ok || kind == proto.TCPOptEOL {
 			return
 		}
-		n := int(tcp[i+1])
-		if n < 2 || i+n > end {
-			return
-		}
-		if tcp[i] == tcpOptSACK {
+		if kind == proto.TCPOptSACK {
 			for e := i + 2; e+4 <= i+n; e += 4 {
 				edge := proto.U32(tcp, e)
 				replace32(tcp, e, sum, edge, peer.newAck(edge))
 			}
 		}
-		i += n
 	}
 }
