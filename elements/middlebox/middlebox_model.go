@@ -36,6 +36,30 @@ func ipPaths(x *sym.Ctx, s *sym.State) (*sym.State, int32) {
 	return s.Fork(sym.All(sym.MaskedIs(vh, 0xf0, sym.EQ, 0x40), sym.MaskedIs(vh, 0x0f, sym.GE, 5))), ip
 }
 
+// untouchedOr forks s like the TCP elements' packet path: other packets,
+// and TCP segments whose header byte at offset field (from the TCP header)
+// satisfies byte&mask pass val, leave unchanged on output 0; the segments
+// the element does change are returned (nil if none) with the IP and TCP
+// header offsets.
+func untouchedOr(x *sym.Ctx, s *sym.State, field int32, mask uint8, pass sym.Cmp, val uint8) (t *sym.State, ip, l4 int32) {
+	tcp, other, ip := tcpPaths(x, s)
+	for _, o := range other {
+		x.Emit(0, o)
+	}
+	if tcp == nil {
+		return nil, ip, 0
+	}
+	l4 = ip + 20
+	b, ok := tcp.MustLoad(x, l4+field, 1)
+	if !ok {
+		return nil, ip, l4
+	}
+	if keep := tcp.Fork(sym.MaskedIs(b, uint32(mask), pass, uint32(val))); keep != nil {
+		x.Emit(0, keep)
+	}
+	return tcp.Fork(sym.MaskedIs(b, uint32(mask), pass.Negate(), uint32(val))), ip, l4
+}
+
 // freshField stores a new variable (named after the element) into the
 // field [off, off+n): a value the element changes in a way the model does
 // not track. A field the packet does not hold there makes the path

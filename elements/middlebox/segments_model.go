@@ -22,22 +22,7 @@ func init() {
 	// flags (FIN and PSH only on the last piece) and payload.
 	sym.SetModel("SegSplit", sym.Model(func(e core.Element) (sym.Behavior, error) {
 		return sym.Push(func(x *sym.Ctx, _ int, s *sym.State) {
-			tcp, other, ip := tcpPaths(x, s)
-			for _, o := range other {
-				x.Emit(0, o)
-			}
-			if tcp == nil {
-				return
-			}
-			l4 := ip + 20
-			fl, ok := tcp.MustLoad(x, l4+13, 1)
-			if !ok {
-				return
-			}
-			if keep := tcp.Fork(sym.MaskedIs(fl, 0x26, sym.NE, 0)); keep != nil {
-				x.Emit(0, keep)
-			}
-			t := tcp.Fork(sym.MaskedIs(fl, 0x26, sym.EQ, 0))
+			t, ip, l4 := untouchedOr(x, s, 13, 0x26, sym.NE, 0) // SYN, RST, URG pass
 			if t == nil {
 				return
 			}
@@ -62,22 +47,7 @@ func init() {
 	// pointer, the latest window and PSH, and a merged payload.
 	sym.SetModel("Coalesce", sym.Model(func(e core.Element) (sym.Behavior, error) {
 		return sym.Push(func(x *sym.Ctx, _ int, s *sym.State) {
-			tcp, other, ip := tcpPaths(x, s)
-			for _, o := range other {
-				x.Emit(0, o)
-			}
-			if tcp == nil {
-				return
-			}
-			l4 := ip + 20
-			fl, ok := tcp.MustLoad(x, l4+13, 1)
-			if !ok {
-				return
-			}
-			if keep := tcp.Fork(sym.MaskedIs(fl, 0xf7, sym.NE, 0x10)); keep != nil {
-				x.Emit(0, keep)
-			}
-			t := tcp.Fork(sym.MaskedIs(fl, 0xf7, sym.EQ, 0x10))
+			t, ip, l4 := untouchedOr(x, s, 13, 0xf7, sym.NE, 0x10) // not ACK or ACK+PSH: pass
 			if t == nil {
 				return
 			}

@@ -169,22 +169,9 @@ func init() {
 	}))
 	sym.SetModel("RemoveTCPOpt", sym.Model(func(e core.Element) (sym.Behavior, error) {
 		return sym.Push(func(x *sym.Ctx, _ int, s *sym.State) {
-			tcp, other, ip := tcpPaths(x, s)
-			for _, o := range other {
-				x.Emit(0, o)
-			}
-			if tcp == nil {
-				return
-			}
-			l4 := ip + 20
-			off, ok := tcp.MustLoad(x, l4+12, 1)
-			if !ok {
-				return
-			}
-			if none := tcp.Fork(sym.MaskedIs(off, 0xf0, sym.EQ, 0x50)); none != nil {
-				x.Emit(0, none) // no options: nothing to remove
-			}
-			if opts := tcp.Fork(sym.MaskedIs(off, 0xf0, sym.GT, 0x50)); opts != nil {
+			// No options (data offset 5): nothing to remove.
+			opts, _, l4 := untouchedOr(x, s, 12, 0xf0, sym.EQ, 0x50)
+			if opts != nil {
 				freshFrom(x, opts, l4+20)
 				freshField(x, opts, l4+16, 2, "l4 sum")
 				x.Emit(0, opts)

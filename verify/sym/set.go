@@ -251,6 +251,11 @@ const (
 	GE
 )
 
+// Negate is the operator that holds exactly where c does not.
+func (c Cmp) Negate() Cmp {
+	return [...]Cmp{EQ: NE, NE: EQ, LT: GE, GT: LE, LE: GT, GE: LT}[c]
+}
+
 func (c Cmp) holds(sign int) bool {
 	switch c {
 	case EQ:
