@@ -240,27 +240,7 @@ func pingModel(e core.Element) (sym.Behavior, error) {
 					x.Emit(spec.FOut, st)
 					continue
 				}
-				p := &spec.Pattern
-				out := have
-				if !p.KeepSrc {
-					if p.SrcLo == p.SrcHi {
-						out[0] = sym.Const(32, p.SrcLo)
-					} else {
-						out[0] = st.Vars().New(x.Elem+".src", 32)
-						st.S.In(out[0], sym.Range(p.SrcLo, p.SrcHi))
-					}
-				}
-				if !p.KeepSport {
-					if p.SportLo == p.SportHi {
-						out[1] = sym.Const(16, uint32(p.SportLo))
-					} else {
-						out[1] = st.Vars().New(x.Elem+".icmp id", 16)
-						st.S.In(out[1], sym.Range(uint32(p.SportLo), uint32(p.SportHi)))
-					}
-				}
-				if !p.KeepDst {
-					out[2] = sym.Const(32, p.Dst)
-				}
+				out := patternTuple(x, st, have, &spec.Pattern, "icmp id", false)
 				addMapping(st, x.Elem, have, out, spec.ROut)
 				put(st, out, spec.FOut)
 			}

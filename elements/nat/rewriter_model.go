@@ -219,30 +219,7 @@ func rewriterModel(e core.Element) (sym.Behavior, error) {
 				addMapping(c, x.Elem, have, have, spec.ROut)
 				x.Emit(spec.FOut, c)
 			case SpecPattern:
-				p := &spec.Pattern
-				out := have
-				if !p.KeepSrc {
-					if p.SrcLo == p.SrcHi {
-						out[0] = sym.Const(32, p.SrcLo)
-					} else {
-						out[0] = c.Vars().New(x.Elem+".src", 32)
-						c.S.In(out[0], sym.Range(p.SrcLo, p.SrcHi))
-					}
-				}
-				if !p.KeepSport {
-					if p.SportLo == p.SportHi {
-						out[1] = sym.Const(16, uint32(p.SportLo))
-					} else {
-						out[1] = c.Vars().New(x.Elem+".sport", 16)
-						c.S.In(out[1], sym.Range(uint32(p.SportLo), uint32(p.SportHi)))
-					}
-				}
-				if !p.KeepDst {
-					out[2] = sym.Const(32, p.Dst)
-				}
-				if !p.KeepDport {
-					out[3] = sym.Const(16, uint32(p.Dport))
-				}
+				out := patternTuple(x, c, have, &spec.Pattern, "sport", true)
 				if err := storeTuple(c, ip, out); err != nil {
 					x.Fail(c, err)
 					continue
@@ -266,4 +243,36 @@ func init() {
 	for _, c := range []string{"IPRewriter", "TCPRewriter", "UDPRewriter"} {
 		sym.SetModel(c, sym.Model(rewriterModel))
 	}
+}
+
+// patternTuple is the tuple a pattern maps have to: fixed fields become
+// constants, address and port ranges fresh variables constrained to the
+// range (the runtime picks a free one). portName names the source-port
+// variable ("icmp id" for ping); withDport is false where the pattern's
+// destination port does not apply (ICMP echo).
+func patternTuple(x *sym.Ctx, st *sym.State, have tuple, p *Pattern, portName string, withDport bool) tuple {
+	out := have
+	if !p.KeepSrc {
+		if p.SrcLo == p.SrcHi {
+			out[0] = sym.Const(32, p.SrcLo)
+		} else {
+			out[0] = st.Vars().New(x.Elem+".src", 32)
+			st.S.In(out[0], sym.Range(p.SrcLo, p.SrcHi))
+		}
+	}
+	if !p.KeepSport {
+		if p.SportLo == p.SportHi {
+			out[1] = sym.Const(16, uint32(p.SportLo))
+		} else {
+			out[1] = st.Vars().New(x.Elem+"."+portName, 16)
+			st.S.In(out[1], sym.Range(uint32(p.SportLo), uint32(p.SportHi)))
+		}
+	}
+	if !p.KeepDst {
+		out[2] = sym.Const(32, p.Dst)
+	}
+	if withDport && !p.KeepDport {
+		out[3] = sym.Const(16, uint32(p.Dport))
+	}
+	return out
 }
