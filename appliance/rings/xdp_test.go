@@ -714,7 +714,7 @@ func TestXDPRouteIPv4(t *testing.T) {
 	dst := [6]byte{2, 0, 0, 0, 0, 2}
 	for ttl := 2; ttl < 256; ttl++ {
 		f := xdpIPv4Frame(net.HardwareAddr{1, 1, 1, 1, 1, 1}, net.HardwareAddr{3, 3, 3, 3, 3, 3}, byte(ttl), ttl*977)
-		if !xdpRouteIPv4(f, &src, &dst) {
+		if !RouteIPv4(f, &src, &dst) {
 			t.Fatalf("ttl %d: dropped", ttl)
 		}
 		want := xdpIPv4Frame(dst[:], src[:], byte(ttl-1), ttl*977)
@@ -727,7 +727,7 @@ func TestXDPRouteIPv4(t *testing.T) {
 	ttl1 := xdpIPv4Frame(dst[:], src[:], 1, 1)
 	short := xdpIPv4Frame(dst[:], src[:], 64, 1)[:30]
 	for name, f := range map[string][]byte{"bad checksum": bad, "ttl 1": ttl1, "short": short} {
-		if xdpRouteIPv4(f, &src, &dst) {
+		if RouteIPv4(f, &src, &dst) {
 			t.Errorf("%s: forwarded", name)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/binary"
 	"flag"
+	"flowbox/appliance/proto"
 	"fmt"
 	"net"
 	"os"
@@ -107,7 +108,7 @@ func buildFrame(size int, dst, src net.HardwareAddr) []byte {
 	ip[8], ip[9] = 64, 17
 	copy(ip[12:], []byte{10, 253, 1, 1})
 	copy(ip[16:], []byte{10, 253, 2, 99})
-	binary.BigEndian.PutUint16(ip[10:], ^csum(ip))
+	binary.BigEndian.PutUint16(ip[10:], proto.Checksum(ip))
 	binary.BigEndian.PutUint16(f[34:], 1000)
 	binary.BigEndian.PutUint16(f[36:], 2000)
 	binary.BigEndian.PutUint16(f[38:], uint16(size-34))
@@ -115,55 +116,6 @@ func buildFrame(size int, dst, src net.HardwareAddr) []byte {
 		f[i] = byte(i)
 	}
 	return f
-}
-
-func csum(b []byte) uint16 {
-	var s uint32
-	for ; len(b) >= 2; b = b[2:] {
-		s += uint32(binary.BigEndian.Uint16(b))
-	}
-	if len(b) == 1 {
-		s += uint32(b[0]) << 8
-	}
-	for s > 0xffff {
-		s = s&0xffff + s>>16
-	}
-	return uint16(s)
-}
-
-// route is the per-packet work every user-space forwarder does (the same
-// as rings.XDPForwardLoop's and flowbox's Strip/CheckIPHeader/DecIPTTL/
-// Unstrip/EtherRewrite): parse Ethernet+IPv4, check version, lengths and
-// header checksum, drop TTL<=1, TTL-1 with an RFC 1624 incremental checksum
-// update, rewrite both MACs. It reports whether to forward.
-func route(f []byte, src, dst *[6]byte) bool {
-	if len(f) < 34 || f[12] != 0x08 || f[13] != 0x00 {
-		return false
-	}
-	ip := f[14:]
-	ihl := int(ip[0]&0x0f) << 2
-	if ip[0]>>4 != 4 || ihl < 20 || len(ip) < ihl {
-		return false
-	}
-	if tot := int(binary.BigEndian.Uint16(ip[2:])); tot < ihl || tot > len(ip) {
-		return false
-	}
-	if csum(ip[:ihl]) != 0xffff {
-		return false
-	}
-	ttl := ip[8]
-	if ttl <= 1 {
-		return false
-	}
-	old := uint32(ttl)<<8 | uint32(ip[9])
-	ip[8] = ttl - 1
-	sum := uint32(^binary.BigEndian.Uint16(ip[10:])) + (^old & 0xffff) + (old - 0x100)
-	sum = sum&0xffff + sum>>16
-	sum = sum&0xffff + sum>>16
-	binary.BigEndian.PutUint16(ip[10:], ^uint16(sum))
-	copy(f[0:6], dst[:])
-	copy(f[6:12], src[:])
-	return true
 }
 
 // runFwd runs one bare forwarder from -in to -out, rewriting the
@@ -248,7 +200,7 @@ func ringLoop(ctx context.Context, in, out string, burst int, src, dst *[6]byte)
 		}
 		w.busy()
 		for j := 0; j < b.N; j++ {
-			if route(b.P[j].Data(), src, dst) {
+			if rings.RouteIPv4(b.P[j].Data(), src, dst) {
 				ob.Append(b.P[j])
 			} else {
 				pool.Free(b.P[j])
@@ -331,7 +283,7 @@ func pktLoop(ctx context.Context, in, out string, src, dst *[6]byte) (uint64, er
 			return fwd, e
 		}
 		f := buf[:n]
-		if !route(f, src, dst) {
+		if !rings.RouteIPv4(f, src, dst) {
 			continue
 		}
 		// One send per frame.
