@@ -141,6 +141,7 @@ func (r *Router) watch(ctx context.Context, maxDrain time.Duration, swaps <-chan
 	defer tick.Stop()
 	var drainStart time.Time
 	quiet := 0
+	seen := make([]uint64, len(s.workers))
 	for {
 		select {
 		case <-ctx.Done():
@@ -157,7 +158,7 @@ func (r *Router) watch(ctx context.Context, maxDrain time.Duration, swaps <-chan
 		if drainStart.IsZero() {
 			drainStart = time.Now()
 		}
-		if allIdle(s.workers) {
+		if allIdleSince(s.workers, seen) {
 			quiet++
 		} else {
 			quiet = 0
@@ -168,13 +169,20 @@ func (r *Router) watch(ctx context.Context, maxDrain time.Duration, swaps <-chan
 	}
 }
 
-func allIdle(ws []*worker) bool {
-	for _, w := range ws {
-		if !w.idle.Load() {
-			return false
+// allIdleSince reports whether every worker is idle and has run at least
+// one pass since the last check (seen holds the pass counts then). A worker
+// that is asleep or starved of CPU keeps an old idle flag; counting it as
+// quiet would end the run with packets still queued.
+func allIdleSince(ws []*worker, seen []uint64) bool {
+	quiet := true
+	for i, w := range ws {
+		p := w.passes.Load()
+		if !w.idle.Load() || p == seen[i] {
+			quiet = false
 		}
+		seen[i] = p
 	}
-	return true
+	return quiet
 }
 
 // cleanup runs Cleanup on every element except those in keep (taken over

@@ -612,3 +612,34 @@ func TestPinningStaysInsideTheInheritedMask(t *testing.T) {
 		t.Errorf("worker pinned outside the inherited mask (count %d, cpu %d set %v)", set.Count(), last, set.IsSet(last))
 	}
 }
+
+// A worker whose idle flag is stale (asleep or starved of CPU: no pass
+// since the last check) must not count as quiet, or the run could end
+// with packets still queued.
+func TestDrainNeedsFreshIdlePasses(t *testing.T) {
+	a, b := &worker{}, &worker{}
+	a.idle.Store(true)
+	b.idle.Store(true)
+	ws := []*worker{a, b}
+	seen := make([]uint64, 2)
+	a.passes.Store(5)
+	b.passes.Store(7)
+	if !allIdleSince(ws, seen) {
+		t.Fatal("both idle with fresh passes: not quiet")
+	}
+	a.passes.Store(6) // b made no pass since: its idle flag is stale
+	if allIdleSince(ws, seen) {
+		t.Error("a worker with no pass since the last check counted as quiet")
+	}
+	a.passes.Store(7)
+	b.passes.Store(8)
+	if !allIdleSince(ws, seen) {
+		t.Error("fresh idle passes again: should be quiet")
+	}
+	b.idle.Store(false)
+	a.passes.Store(8)
+	b.passes.Store(9)
+	if allIdleSince(ws, seen) {
+		t.Error("a busy worker counted as quiet")
+	}
+}

@@ -31,7 +31,8 @@ type worker struct {
 	timers timerHeap
 	mail   chan func()
 	nmail  atomic.Int32
-	idle   atomic.Bool // set when the last loop did no work
+	idle   atomic.Bool   // set when the last loop did no work
+	passes atomic.Uint64 // loop passes so far (drain detection needs fresh ones)
 	sched  *scheduler
 }
 
@@ -203,7 +204,8 @@ func (w *worker) loop() {
 	idleSpins := 0
 	sleep := time.Duration(0)
 	var now int64
-	for iter := uint(0); !w.sched.stopping.Load(); iter++ {
+	for iter := uint64(0); !w.sched.stopping.Load(); iter++ {
+		w.passes.Store(iter)
 		// Reading the clock costs ~40 ns on some VMs (no TSC vDSO): while
 		// busy, refresh it every 8 passes (a pass is at most a few µs).
 		if iter%8 == 0 || idleSpins > 0 {
