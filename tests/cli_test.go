@@ -244,3 +244,113 @@ func TestReadmeDocumentsEveryFlag(t *testing.T) {
 		}
 	}
 }
+
+// Each command's --help synopsis is the one README.md documents in its
+// "### `flowbox CMD ...`" heading.
+func TestHelpSynopsisMatchesReadme(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	heading := regexp.MustCompile("(?m)^### `(flowbox [a-z]+ [^`]*)`")
+	documented := map[string]string{}
+	for _, m := range heading.FindAllStringSubmatch(string(readme), -1) {
+		documented[strings.Fields(m[1])[1]] = m[1]
+	}
+	for _, cmd := range []string{"run", "check", "shell", "graph", "verify", "boot"} {
+		_, help, code := flowbox(t, "", cmd, "--help")
+		if code != 0 {
+			t.Errorf("%s --help: exit %d", cmd, code)
+		}
+		// The usage paragraph: "usage: flowbox CMD ..." and its continuation lines.
+		usage, _, _ := strings.Cut(help, "\n\n")
+		got := strings.Join(strings.Fields(strings.TrimPrefix(usage, "usage: ")), " ")
+		if want := documented[cmd]; got != want {
+			t.Errorf("flowbox %s --help synopsis\n  %s\nREADME.md\n  %s", cmd, got, want)
+		}
+	}
+	_, help, _ := flowbox(t, "", "boot", "--help")
+	if !strings.Contains(help, "flowbox: ready: profile=") || !bytes.Contains(readme, []byte("flowbox: ready: profile=")) {
+		t.Errorf("boot --help and README.md disagree on the ready line:\n%s", help)
+	}
+	for _, cmd := range []string{"doc", "classes"} {
+		if _, help, _ := flowbox(t, "", cmd, "--help"); strings.Contains(help, "options:") {
+			t.Errorf("%s --help lists options it does not have:\n%s", cmd, help)
+		}
+	}
+}
+
+// A mistyped flag is reported once (with the usage), not twice.
+func TestUnknownFlagReportedOnce(t *testing.T) {
+	_, errs, code := flowbox(t, "", "run", "--bogus", "-e", "Idle")
+	if code != 2 || strings.Count(errs, "-bogus") != 1 || !strings.Contains(errs, "usage: flowbox run") {
+		t.Errorf("exit %d, stderr:\n%s", code, errs)
+	}
+}
+
+// An empty -e EXPR is an empty configuration, not the embedded default one.
+func TestEmptyExpressionIsNotTheDefaultConfig(t *testing.T) {
+	out, errs, code := flowbox(t, "", "run", "-o", "-", "-e", "")
+	if code != 0 || strings.Contains(out, "RatedSource") {
+		t.Errorf("run -o - -e '': exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	if _, errs, code := flowbox(t, "", "run", "-e", "", "x.click"); code != 1 || !strings.Contains(errs, "not both") {
+		t.Errorf("-e '' with a file: exit %d, %q", code, errs)
+	}
+}
+
+func TestBadThreadCountIsAUsageError(t *testing.T) {
+	for _, n := range []string{"0", "-1"} {
+		_, errs, code := flowbox(t, "", "run", "--threads", n, "-e", "InfiniteSource(LIMIT 1, STOP true) -> Discard")
+		if code != 2 || !strings.Contains(errs, "--threads "+n+": need at least 1 worker thread") {
+			t.Errorf("--threads %s: exit %d, %q", n, code, errs)
+		}
+	}
+}
+
+func TestMissingConfigFileMessage(t *testing.T) {
+	for _, cmd := range []string{"run", "check"} {
+		_, errs, code := flowbox(t, "", cmd, "/nonexistent/conf.click")
+		if code != 1 || !strings.HasPrefix(errs, "flowbox: cannot read configuration: open /nonexistent/conf.click: no such file or directory") {
+			t.Errorf("%s: exit %d, %q", cmd, code, errs)
+		}
+	}
+}
+
+// An undefined variable is reported once, not again as the argument
+// errors of every element that uses it.
+func TestCheckUndefinedVariableDoesNotCascade(t *testing.T) {
+	conf := "in :: FromDevice($LAN, METHOD $LAN_METHOD) -> Discard;\nInfiniteSource(LIMIT $N) -> Discard;\nInfiniteSource(LIMIT x) -> Discard;\n"
+	_, errs, code := flowbox(t, "", "check", "-e", conf)
+	if code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{
+		"<expr>:1:18: undefined variable '$LAN'",
+		"<expr>:1:31: undefined variable '$LAN_METHOD'",
+		"<expr>:2:22: undefined variable '$N'",
+		"<expr>:3:1: 'InfiniteSource@5 :: InfiniteSource': LIMIT: expected integer, got \"x\"",
+	} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("missing %q in:\n%s", want, errs)
+		}
+	}
+	if strings.Contains(errs, "unknown METHOD") || strings.Contains(errs, `got "$N"`) {
+		t.Errorf("cascading argument errors:\n%s", errs)
+	}
+}
+
+// A typo in a class or element name gets a hint; a dangling arrow says
+// what was expected.
+func TestCheckHintsForTypos(t *testing.T) {
+	_, errs, _ := flowbox(t, "", "check", "-e", "src :: InfiniteSource;\nsrc -> Countr -> Discard;\nsr -> Discard;\nsrc -> Discard ->")
+	for _, want := range []string{
+		"<expr>:2:8: undeclared element 'Countr' (did you mean 'Counter'?)",
+		"<expr>:3:1: undeclared element 'sr' (did you mean 'src'?)",
+		"<expr>:4:16: syntax error near '->': expected an element after '->'",
+	} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("missing %q in:\n%s", want, errs)
+		}
+	}
+}

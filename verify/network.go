@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -43,22 +44,32 @@ type Attachment struct {
 
 // LoadNetwork reads a description file and builds its graph.
 func LoadNetwork(file string) (*Network, *Graph, error) {
+	return LoadNetworkWith(file, NewGraph(), nil)
+}
+
+// LoadNetworkWith is LoadNetwork on a graph that already holds boxes
+// (configurations given on the command line, added with g.AddBox under
+// the names in boxes): the description's links and subnets may name them.
+func LoadNetworkWith(file string, g *Graph, boxes []string) (*Network, *Graph, error) {
 	text, err := os.ReadFile(file)
 	if err != nil {
 		return nil, nil, err
 	}
-	return ParseNetwork(file, text, func(name string) ([]byte, error) {
+	return parseNetwork(file, text, func(name string) ([]byte, error) {
 		if !filepath.IsAbs(name) {
 			name = filepath.Join(filepath.Dir(file), name)
 		}
 		return os.ReadFile(name)
-	})
+	}, g, boxes)
 }
 
 // ParseNetwork parses a description; read loads the files it names.
 func ParseNetwork(file string, text []byte, read func(string) ([]byte, error)) (*Network, *Graph, error) {
-	n := &Network{linked: map[string]bool{}}
-	g := NewGraph()
+	return parseNetwork(file, text, read, NewGraph(), nil)
+}
+
+func parseNetwork(file string, text []byte, read func(string) ([]byte, error), g *Graph, boxes []string) (*Network, *Graph, error) {
+	n := &Network{linked: map[string]bool{}, Boxes: append([]string(nil), boxes...)}
 	type link struct{ a, b [2]string }
 	var links []link
 	sc := bufio.NewScanner(bytes.NewReader(text))
@@ -76,6 +87,9 @@ func ParseNetwork(file string, text []byte, read func(string) ([]byte, error)) (
 		}
 		errf := func(format string, args ...any) error {
 			return fmt.Errorf("%s:%d: %s", file, line, fmt.Sprintf(format, args...))
+		}
+		if (f[0] == "box" || f[0] == "router") && len(f) == 3 && slices.Contains(n.Boxes, f[1]) {
+			return nil, nil, errf("%s %s: a box of that name already exists (an earlier line, or a CONFIG argument named %s.*)", f[0], f[1], f[1])
 		}
 		switch f[0] {
 		case "box":

@@ -752,7 +752,13 @@ func luaCmd(c *Call) (string, error) {
 	expr := strings.TrimSpace(c.line[c.offs[0]:])
 	out, err := c.Sess.lua.Eval(expr)
 	if err != nil {
-		return "", &Error{Code: CodeHandlerError, Msg: "lua: " + strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", " ")}
+		// One line, single spaces, one "lua:" (syntax errors already
+		// start with the chunk name "lua").
+		msg := strings.Join(strings.Fields(err.Error()), " ")
+		if !strings.HasPrefix(msg, "lua: ") {
+			msg = "lua: " + msg
+		}
+		return "", &Error{Code: CodeHandlerError, Msg: msg}
 	}
 	return withNL(out), nil
 }

@@ -335,6 +335,9 @@ func TestCommands(t *testing.T) {
 	if out, _ := c.cmd("read q.capacity"); out != "50" {
 		t.Errorf("capacity after lua write = %q", out)
 	}
+	if _, e := c.cmd("lua 1 +"); !strings.HasPrefix(e, "520 lua: ") || strings.Contains(e, "lua: lua:") || strings.Contains(e, "  ") {
+		t.Errorf("lua syntax error = %q", e)
+	}
 	if _, e := c.cmd("lua error('boom')"); !strings.HasPrefix(e, "520 lua:") || !strings.Contains(e, "boom") {
 		t.Errorf("lua error = %q", e)
 	}

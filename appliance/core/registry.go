@@ -213,8 +213,12 @@ func (d Doc) String() string {
 			return
 		}
 		fmt.Fprintf(&b, "%s\n", title)
+		w := 14 // names longer than that widen the column of the section
 		for _, x := range it {
-			fmt.Fprintf(&b, "    %-14s %s\n", x.Name, x.Text)
+			w = max(w, len(x.Name))
+		}
+		for _, x := range it {
+			fmt.Fprintf(&b, "    %-*s %s\n", w, x.Name, x.Text)
 		}
 		b.WriteString("\n")
 	}

@@ -668,7 +668,7 @@ func (p *parser) parseConnection(sc *scope) bool {
 			// Leading arrow: implicit input.
 			in := p.implicitEnd(sc, t, true)
 			if in < 0 {
-				p.errorf(t.loc, "syntax error near '%s'", t.text)
+				p.errorf(t.loc, "syntax error near '%s': expected an element before '%s'", t.text, t.text)
 				return false
 			}
 			left = []*item{{idx: in, loc: t.loc, implicit: true}}
@@ -685,9 +685,9 @@ func (p *parser) parseConnection(sc *scope) bool {
 			if out < 0 {
 				switch n := p.lx.peek(); n.kind {
 				case tEOF, tSemi, tRBrace, tRParen, tBar2:
-					p.errorf(t.loc, "syntax error near '%s'", t.text)
+					p.errorf(t.loc, "syntax error near '%s': expected an element after '%s'", t.text, t.text)
 				default:
-					p.errorf(n.loc, "syntax error near %s", n.describe())
+					p.errorf(n.loc, "syntax error near %s: expected an element after '%s'", n.describe(), t.text)
 				}
 				return false
 			}
@@ -1001,8 +1001,59 @@ func (p *parser) resolveRef(sc *scope, name string, l loc) int {
 		p.errorf(l, "bad element name '%s'", name)
 		return -1
 	}
-	p.errorf(l, "undeclared element '%s'", name)
+	p.errorf(l, "undeclared element '%s'%s", name, p.suggest(sc, name))
 	return -1
+}
+
+// suggest offers the declared element or class closest to a mistyped
+// name, as " (did you mean 'X'?)", or "".
+func (p *parser) suggest(sc *scope, name string) string {
+	best, bestD := "", 3
+	try := func(c string) {
+		if d := editDistance(strings.ToLower(name), strings.ToLower(c)); d < bestD && d < len(name) {
+			best, bestD = c, d
+		}
+	}
+	for s := sc; s != nil; s = s.parent {
+		for n, i := range s.names {
+			if d := s.decls[i]; !d.anon && d.name != "" {
+				try(n)
+			}
+		}
+		for n := range s.classes {
+			try(n)
+		}
+	}
+	if p.opts.ClassNames != nil {
+		for _, c := range p.opts.ClassNames() {
+			try(c)
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return " (did you mean '" + best + "'?)"
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // parseGroup parses "( stmts )" (the '(' already read) into sc and

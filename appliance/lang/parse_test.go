@@ -536,6 +536,30 @@ func TestErrors(t *testing.T) {
 	})
 }
 
+// A mistyped element or class name gets a "did you mean" hint; a
+// dangling arrow says what was expected.
+func TestErrorHints(t *testing.T) {
+	classes := &Options{IsClass: isKnown, ClassNames: func() []string { return []string{"Counter", "Discard", "Idle"} }}
+	runErr(t, []errCase{
+		{name: "mistyped class", src: "Idle -> Countr -> Discard", opts: classes,
+			want: []string{"1:9: undeclared element 'Countr' (did you mean 'Counter'?)"}, n: 1},
+		{name: "class in lower case", src: "Idle -> counter -> Discard", opts: classes,
+			want: []string{"undeclared element 'counter' (did you mean 'Counter'?)"}},
+		{name: "mistyped element", src: "src :: Idle; src -> Discard; sr -> Discard",
+			want: []string{"1:30: undeclared element 'sr' (did you mean 'src'?)"}},
+		{name: "mistyped compound class", src: "elementclass Pipe { input -> output }\nIdle -> Pip -> Discard",
+			want: []string{"2:9: undeclared element 'Pip' (did you mean 'Pipe'?)"}},
+		{name: "no far-fetched hint", src: "a :: Idle; x -> a", want: []string{"1:12: undeclared element 'x'"}},
+		{name: "trailing arrow", src: "a :: Idle; a ->", want: []string{"1:14: syntax error near '->': expected an element after '->'"}},
+		{name: "double arrow", src: "a :: Idle; a -> -> Discard", want: []string{"1:17: syntax error near '->': expected an element after '->'"}},
+		{name: "leading arrow", src: "-> Discard", want: []string{"1:1: syntax error near '->': expected an element before '->'"}},
+	})
+	_, err := Parse("t.click", []byte("a :: Idle; x -> a"), Options{IsClass: isKnown})
+	if err == nil || strings.Contains(err.Error(), "did you mean") {
+		t.Errorf("hint for a one-letter name: %v", err)
+	}
+}
+
 func TestErrorFormat(t *testing.T) {
 	_, err := Parse("f.click", []byte("a :: Idle\n\ta -> nope"), Options{})
 	if err == nil {

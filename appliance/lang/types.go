@@ -54,6 +54,9 @@ type Options struct {
 	// element name" errors. Nil means every capitalised unknown word is a
 	// class.
 	IsClass func(name string) bool
+	// ClassNames, if set, lists the primitive classes, for "did you mean"
+	// hints on undeclared elements (a mistyped class is one).
+	ClassNames func() []string
 	// ReadFile loads files named by require(library FILE); nil forbids it.
 	ReadFile func(name string) ([]byte, error)
 	// KeepUndefined leaves references to undefined variables ($X) in

@@ -31,7 +31,7 @@ Packets too short to hold a 20-byte header at OFFSET, or whose IHL is below
 			Handlers: []core.Item{
 				{Name: "drops", Text: "read: packets dropped because the header did not fit"},
 			},
-			Example: "Strip(14) -> MarkIPHeader -> IPPrint",
+			Example: "FromDevice(eth0) -> Strip(14) -> MarkIPHeader -> Print(ip) -> Discard",
 		},
 	})
 }

@@ -27,7 +27,7 @@ means than incremental updates. Packets without a consistent IP header
 the header or longer than the data) are dropped (counted).`,
 			Ports:    "input 0: annotated IP packets; output 0: the same packets with a fresh checksum",
 			Handlers: []core.Item{{Name: "drops", Text: "read: malformed packets dropped"}},
-			Example:  "SetIPAddress(10.0.0.1) -> SetIPChecksum -> ...",
+			Example:  "FromDump(in.pcap, STOP true, FORCE_IP true) -> SetIPChecksum -> ToDump(fixed.pcap)   // repair a trace's IP checksums",
 		},
 	})
 }

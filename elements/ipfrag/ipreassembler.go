@@ -442,7 +442,7 @@ func init() {
 				{Name: "mem_size", Text: "read: bytes of fragments held"},
 				{Name: "sets", Text: "read: incomplete datagrams held"},
 			},
-			Example: "FromDevice(eth0) -> Strip(14) -> CheckIPHeader -> IPReassembler -> IPPrint -> Discard;",
+			Example: "FromDevice(eth0) -> Strip(14) -> CheckIPHeader -> IPReassembler -> Print(reassembled) -> Discard;",
 		},
 	})
 }

@@ -35,7 +35,7 @@ func main() {
 	out := flag.String("o", "bin/flowbox-initramfs.cpio.gz", "output `FILE`")
 	bin := flag.String("flowbox", "bin/flowbox", "the static flowbox `BINARY` (CGO_ENABLED=0)")
 	profiles := flag.String("profiles", "firmware/profiles", "profiles `DIR`")
-	profile := flag.String("profile", "router", "profile whose boot file becomes /etc/flowbox/boot.toml")
+	profile := flag.String("profile", "router", "`PROFILE` whose boot file becomes /etc/flowbox/boot.toml")
 	seed := flag.String("seed-lkg", "", "seed the last-known-good store with this `PROFILE` ('' = empty store)")
 	modDir := flag.String("modules-dir", "", "kernel modules `DIR` (/lib/modules/VERSION); default: the newest in /lib/modules")
 	mods := flag.String("modules", "virtio_net,virtio_pci", "comma-separated kernel `MODULES` to load at boot (with their dependencies); '' for none")

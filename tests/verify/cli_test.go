@@ -124,3 +124,39 @@ func TestCLI(t *testing.T) {
 		t.Errorf("bad requirement: exit %d", code)
 	}
 }
+
+// The README's `flowbox verify --network net.txt -R requirements.txt
+// box1.click box2.click`: CONFIG files given with --network are boxes
+// named after their files that the description links.
+func TestCLINetworkWithConfigFiles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	dir := t.TempDir()
+	for _, f := range []string{"nat.click", "server.click"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "examples", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, f), b, 0o644)
+	}
+	net := filepath.Join(dir, "net.txt")
+	os.WriteFile(net, []byte("link nat:out server:eth0\nclient 10.0.0.0/24 at nat:in\ninternet 198.51.100.0/24 at nat:out\n"), 0o644)
+	reqs := filepath.Join(dir, "requirements.txt")
+	os.WriteFile(reqs, []byte("# clients reach the internet\nreach from client -> internet\n"), 0o644)
+	out, code := run(t, "--network", net, "-R", reqs, filepath.Join(dir, "nat.click"), filepath.Join(dir, "server.click"))
+	if code != 0 || !strings.HasPrefix(out, "SATISFIED") || !strings.Contains(out, "server/IPFilter") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	// A box both in the description and on the command line is named.
+	cmd := exec.Command(flowbox(t), "verify", "--network", filepath.Join("testdata", "examples", "nat.net"), "-r", "reach from client -> internet", filepath.Join(dir, "nat.click"))
+	b, _ := cmd.CombinedOutput()
+	if cmd.ProcessState.ExitCode() != 2 || !strings.Contains(string(b), "nat.net:1: box nat: a box of that name already exists") {
+		t.Errorf("exit %d: %s", cmd.ProcessState.ExitCode(), b)
+	}
+	// JSON is not HTML-escaped: paths read "a -> b".
+	out, _ = run(t, "--json", "--network", filepath.Join("testdata", "examples", "nat.net"), "-r", "reach from client -> internet")
+	if strings.Contains(out, `\u003e`) || !strings.Contains(out, "nat/FromDevice@1 -> ") {
+		t.Errorf("json paths escaped:\n%.400s", out)
+	}
+}

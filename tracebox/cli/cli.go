@@ -319,6 +319,11 @@ func Main(args []string, env Env) int {
 		fmt.Fprintf(env.Stderr, "tracebox: missing host\n%s", usage)
 		return 1
 	}
+	if len(c.Args) > 1 {
+		// Options stop at the host: "HOST -m 8" would silently ignore -m.
+		fmt.Fprintf(env.Stderr, "tracebox: unexpected argument %q after the host %s (options go before the host; extra words are for -s/-l scripts)\n", c.Args[1], c.Args[0])
+		return 1
+	}
 	o := c.Options()
 	o.Host = c.Args[0]
 	if c.Probe != "" {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -19,7 +20,7 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 // arguments go to positional in order.
 func parseInterspersed(fs *flag.FlagSet, args []string, positional func(string) error) error {
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := parseFlags(fs, args); err != nil {
 			return err
 		}
 		rest := fs.Args()
@@ -41,24 +42,47 @@ func parseInterspersed(fs *flag.FlagSet, args []string, positional func(string) 
 	}
 }
 
+// flagError is an error the flag package has already printed, with the
+// usage text.
+type flagError struct{ error }
+
+func (e flagError) Unwrap() error { return e.error }
+
+// parseFlags is fs.Parse; its errors are marked as already reported.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return flagError{err}
+	}
+	return nil
+}
+
 // newFlagSet makes a FlagSet whose --help prints usage text plus flags.
 func newFlagSet(name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.Usage = func() {
 		out := fs.Output()
 		fmt.Fprintln(out, strings.TrimSpace(usage))
-		fmt.Fprintln(out, "\noptions:")
-		fs.PrintDefaults()
+		hasFlags := false
+		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+		if hasFlags {
+			fmt.Fprintln(out, "\noptions:")
+			fs.PrintDefaults()
+		}
 	}
 	return fs
 }
 
-// exitUsage reports a usage error and returns exit status 2.
+// exitUsage reports a usage error and returns exit status 2. Errors of
+// the flag package were printed (with the usage) when parsing: they are
+// not repeated.
 func exitUsage(w io.Writer, err error) int {
-	if err == flag.ErrHelp {
+	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
-	fmt.Fprintln(w, "flowbox:", err)
+	var fe flagError
+	if !errors.As(err, &fe) {
+		fmt.Fprintln(w, "flowbox:", err)
+	}
 	return 2
 }
 

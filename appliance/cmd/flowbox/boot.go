@@ -45,7 +45,7 @@ netlink, runs the Click configuration(s) with their defines, opens the
 control socket (flowbox shell), metrics and Lua hooks, runs scheduled
 probes, and prints one line when up:
 
-  flowbox ready: profile=NAME elements=N interfaces=eth0,eth1
+  flowbox: ready: profile=NAME elements=N interfaces=eth0,eth1
 
 SIGHUP re-reads the boot file and swaps the graph in without losing
 packets (a bad file keeps the running graph). SIGTERM or SIGINT stops the
@@ -76,8 +76,8 @@ func bootCmd(args []string) int {
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics on `ADDR` (overrides [control] metrics)")
 	fs.StringVar(&f.lkgDir, "lkg-dir", "", "last-known-good store `DIR` (overrides [lkg] dir; default "+boot.DefaultLKGDir+")")
 	fs.StringVar(&f.logFile, "log-file", "", "append the log to `FILE` (overrides [log] file; '-' = console only)")
-	fs.DurationVar(&f.promote, "promote-after", 0, "a configuration becomes last-known-good after running this `LONG` (overrides [lkg] promote_after)")
-	if err := fs.Parse(args); err != nil {
+	fs.DurationVar(&f.promote, "promote-after", 0, "a configuration becomes last-known-good after running for `D` (overrides [lkg] promote_after)")
+	if err := parseFlags(fs, args); err != nil {
 		return exitUsage(stderr, err)
 	}
 	if fs.NArg() > 0 {
@@ -832,7 +832,7 @@ const ModulesList = "/lib/modules/flowbox/load"
 
 func initCmd(args []string) int {
 	fs := newFlagSet("init", initUsage)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return exitUsage(stderr, err)
 	}
 	if os.Getpid() != 1 {

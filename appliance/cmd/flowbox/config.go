@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,7 +18,23 @@ import (
 type configSource struct {
 	file    string            // -f FILE or positional FILE; "-" is stdin
 	expr    string            // -e EXPR
+	hasExpr bool              // -e was given (-e '' is an empty configuration)
 	defines map[string]string // VAR=VALUE arguments
+}
+
+// exprFlag is the -e flag: it records that -e was given, even empty.
+type exprFlag struct{ c *configSource }
+
+func (e exprFlag) String() string {
+	if e.c == nil {
+		return ""
+	}
+	return e.c.expr
+}
+
+func (e exprFlag) Set(v string) error {
+	e.c.expr, e.c.hasExpr = v, true
+	return nil
 }
 
 var varAssign = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
@@ -63,8 +80,9 @@ func (c *configSource) loadAll() (*lang.Graph, lang.ErrorList, error) {
 func (c *configSource) options(name string) lang.Options {
 	dir := filepath.Dir(name)
 	return lang.Options{
-		Defines: c.defines,
-		IsClass: func(n string) bool { return core.Lookup(n) != nil },
+		Defines:    c.defines,
+		IsClass:    func(n string) bool { return core.Lookup(n) != nil },
+		ClassNames: core.ClassNames,
 		ReadFile: func(f string) ([]byte, error) {
 			if !filepath.IsAbs(f) {
 				f = filepath.Join(dir, f)
@@ -76,9 +94,9 @@ func (c *configSource) options(name string) lang.Options {
 
 func (c *configSource) read() (string, []byte, error) {
 	switch {
-	case c.expr != "" && c.file != "":
+	case c.hasExpr && c.file != "":
 		return "", nil, fmt.Errorf("give either -e EXPR or a file, not both")
-	case c.expr != "":
+	case c.hasExpr:
 		return "<expr>", []byte(c.expr), nil
 	case c.file == "-":
 		b, err := io.ReadAll(os.Stdin)
@@ -93,7 +111,14 @@ func (c *configSource) read() (string, []byte, error) {
 	return firmware.DefaultConfigName, firmware.DefaultConfig, nil
 }
 
-// printErrors prints a build or parse error; lists print one per error.
+// printErrors prints a build or parse error; lists print one per error
+// (each names FILE:LINE:COL), other errors (an unreadable file, a policy
+// veto) get the command's prefix.
 func printErrors(err error) {
-	fmt.Fprintln(os.Stderr, err.Error())
+	var list lang.ErrorList
+	if errors.As(err, &list) {
+		fmt.Fprintln(os.Stderr, err.Error())
+		return
+	}
+	fmt.Fprintln(os.Stderr, "flowbox:", err)
 }

@@ -61,7 +61,7 @@ Lists every element class with its one-line summary.`
 
 func classesCmd(args []string) int {
 	fs := newFlagSet("classes", classesUsage)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return exitUsage(stderr, err)
 	}
 	for _, n := range core.ClassNames() {

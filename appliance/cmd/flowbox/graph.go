@@ -15,7 +15,7 @@ func init() {
 }
 
 const graphUsage = `
-usage: flowbox graph [--svg OUT.svg] [--dot OUT.dot] [VAR=VALUE]... FILE
+usage: flowbox graph [--svg OUT.svg] [--dot OUT.dot] [-f FILE | -e EXPR] [VAR=VALUE]... FILE
 
 Builds the configuration (without initializing it: no devices or files are
 opened) and draws its element graph: boxes are elements (name and class),
@@ -30,13 +30,13 @@ func graphCmd(args []string) int {
 	var svgOut, dotOut string
 	fs := newFlagSet("graph", graphUsage)
 	fs.StringVar(&src.file, "f", "", "read the configuration from `FILE`")
-	fs.StringVar(&src.expr, "e", "", "draw `EXPR` instead of a file")
+	fs.Var(exprFlag{&src}, "e", "draw `EXPR` instead of a file")
 	fs.StringVar(&svgOut, "svg", "", "render to `OUT.svg` with Graphviz's dot")
 	fs.StringVar(&dotOut, "dot", "", "write the DOT text to `OUT.dot` ('-' for stdout)")
 	if err := parseInterspersed(fs, args, src.addPositional); err != nil {
 		return exitUsage(stderr, err)
 	}
-	if src.file == "" && src.expr == "" {
+	if src.file == "" && !src.hasExpr {
 		fs.Usage()
 		return 2
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -23,7 +24,7 @@ func init() {
 const runUsage = `
 usage: flowbox run [-f FILE | -e EXPR] [-h ELEM.HANDLER]... [--threads N]
                    [-p PATH] [--control tcp:127.0.0.1:PORT] [--metrics ADDR]
-                   [VAR=VALUE]... [FILE]
+                   [--hooks FILE] [VAR=VALUE]... [FILE]
 
 Runs a Click configuration on the element runtime until every source with
 STOP true has finished and the graph has drained, or until SIGINT/SIGTERM.
@@ -64,10 +65,10 @@ func runCmd(args []string) int {
 	rf := runFlags{src: configSource{defines: map[string]string{}}}
 	fs := newFlagSet("run", runUsage)
 	fs.StringVar(&rf.src.file, "f", "", "read the configuration from `FILE` ('-' for stdin)")
-	fs.StringVar(&rf.src.expr, "e", "", "use `EXPR` as the configuration")
+	fs.Var(exprFlag{&rf.src}, "e", "use `EXPR` as the configuration")
 	fs.Var(&rf.handlers, "h", "after the run, read and print `ELEM.HANDLER` (repeatable; globs allowed)")
 	fs.IntVar(&rf.threads, "threads", 1, "number of worker threads `N`")
-	fs.IntVar(&rf.threads, "j", 1, "same as --threads")
+	fs.IntVar(&rf.threads, "j", 1, "same as --threads `N`")
 	fs.BoolVar(&rf.pin, "pin", true, "pin worker threads to CPUs")
 	fs.BoolVar(&rf.quit, "q", false, "build and initialize the configuration, print -h handlers, do not run")
 	fs.DurationVar(&rf.monitor, "monitor", 0, "print live counters every `INTERVAL` (e.g. 1s) while running")
@@ -79,6 +80,9 @@ func runCmd(args []string) int {
 	fs.StringVar(&rf.metrics, "metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics (e.g. 127.0.0.1:9100)")
 	if err := parseInterspersed(fs, args, rf.src.addPositional); err != nil {
 		return exitUsage(stderr, err)
+	}
+	if rf.threads < 1 {
+		return exitUsage(stderr, fmt.Errorf("--threads %d: need at least 1 worker thread", rf.threads))
 	}
 	return rf.execute()
 }
@@ -161,7 +165,7 @@ func (rf *runFlags) execute() int {
 // load' re-read ("" when the configuration came from -e, stdin or the
 // embedded default).
 func (rf *runFlags) reloadableFile() string {
-	if rf.src.expr != "" || rf.src.file == "-" {
+	if rf.src.hasExpr || rf.src.file == "-" {
 		return ""
 	}
 	return rf.src.file
@@ -312,7 +316,7 @@ func monitor(ctx context.Context, rn *runtime.Runner, every time.Duration, w io.
 }
 
 const checkUsage = `
-usage: flowbox check [VAR=VALUE]... FILE
+usage: flowbox check [-f FILE | -e EXPR] [VAR=VALUE]... FILE
 
 Parses and validates a configuration without running it: syntax, element
 classes and arguments, port counts, push/pull. Every error is printed as
@@ -323,7 +327,7 @@ func checkCmd(args []string) int {
 	src := configSource{defines: map[string]string{}}
 	fs := newFlagSet("check", checkUsage)
 	fs.StringVar(&src.file, "f", "", "read the configuration from `FILE`")
-	fs.StringVar(&src.expr, "e", "", "check `EXPR` instead of a file")
+	fs.Var(exprFlag{&src}, "e", "check `EXPR` instead of a file")
 	if err := parseInterspersed(fs, args, src.addPositional); err != nil {
 		return exitUsage(stderr, err)
 	}
@@ -335,7 +339,7 @@ func checkCmd(args []string) int {
 	if len(errs) > 0 {
 		// Syntax errors: add the argument errors of the elements that did
 		// parse, so every error is reported in one run.
-		errs = append(errs, runtime.CheckElements(g)...)
+		errs = append(errs, elementErrors(g, errs)...)
 		errs.Sort()
 		printErrors(errs)
 		return 1
@@ -345,4 +349,35 @@ func checkCmd(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+var undefinedVar = regexp.MustCompile(`^undefined variable '\$\{?([A-Za-z_][A-Za-z0-9_]*)`)
+
+// elementErrors checks the arguments of the elements of a configuration
+// that has syntax errors, leaving out elements whose arguments use a
+// variable already reported as undefined: their errors ('LIMIT: expected
+// integer, got "$N"') would only repeat that one.
+func elementErrors(g *lang.Graph, errs lang.ErrorList) lang.ErrorList {
+	var uses []*regexp.Regexp
+	for _, e := range errs {
+		if m := undefinedVar.FindStringSubmatch(e.Msg); m != nil {
+			uses = append(uses, regexp.MustCompile(`\$\{?`+m[1]+`\b`))
+		}
+	}
+	skip := map[lang.Pos]bool{}
+	for _, el := range g.Elements {
+		for _, re := range uses {
+			if re.MatchString(el.Config) {
+				skip[el.Pos] = true
+				break
+			}
+		}
+	}
+	var out lang.ErrorList
+	for _, e := range runtime.CheckElements(g) {
+		if !skip[e.Pos] {
+			out = append(out, e)
+		}
+	}
+	return out
 }

@@ -9,7 +9,7 @@ func init() {
 }
 
 const shellUsage = `
-usage: flowbox shell [-s PATH] [-c 'CMD; CMD'] [SCRIPT]
+usage: flowbox shell [-s PATH] [-c 'CMD; CMD'] [--history FILE] [SCRIPT]
 
 Connects to the control socket of 'flowbox run -p PATH' and runs commands
 on the running appliance: show elements|classes|graph|threads|ports|errors,

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"flowbox/appliance/control"
@@ -38,7 +39,8 @@ ends the hop with the value it started it with.
 With one CONFIG and no --network, its FromDevice elements are where
 traffic enters and its ToDevice elements where it leaves. Several CONFIGs
 are boxes named after their files (without links). --network FILE
-describes boxes, routers, links and the client/internet subnets.
+describes boxes, routers, links and the client/internet subnets; CONFIGs
+given with it are boxes named after their files that it may link.
 
 --as operator|client|third-party checks In-Net's security rules for a
 module with address --address (whitelist: --allow, repeatable): the
@@ -143,23 +145,32 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	var single *lang.Graph
 	switch {
 	case network != "":
-		n, g, err := verify.LoadNetwork(network)
-		if err != nil {
-			fmt.Fprintln(stderr, "flowbox verify:", err)
-			return 2
-		}
-		c.G, c.Net = g, n
+		// CONFIGs are boxes named after their files, added first so that
+		// the description's links and subnets can name them.
+		g := verify.NewGraph()
+		var boxes []string
 		for _, f := range configs {
 			lg, err := readConfig(f)
 			if err != nil {
 				fmt.Fprintln(stderr, "flowbox verify:", err)
 				return 2
 			}
+			if slices.Contains(boxes, boxName(f)) {
+				fmt.Fprintf(stderr, "flowbox verify: %s: a box named %s is already given\n", f, boxName(f))
+				return 2
+			}
 			if err := g.AddBox(boxName(f), lg); err != nil {
 				fmt.Fprintln(stderr, "flowbox verify:", err)
 				return 2
 			}
+			boxes = append(boxes, boxName(f))
 		}
+		n, g, err := verify.LoadNetworkWith(network, g, boxes)
+		if err != nil {
+			fmt.Fprintln(stderr, "flowbox verify:", err)
+			return 2
+		}
+		c.G, c.Net = g, n
 	default:
 		c.G = verify.NewGraph()
 		for _, f := range configs {
@@ -225,6 +236,7 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false) // paths read "a -> b", not "a -\u003e b"
 		if err := enc.Encode(out); err != nil {
 			fmt.Fprintln(stderr, "flowbox verify:", err)
 			return 2
