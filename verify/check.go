@@ -59,13 +59,16 @@ type Checker struct {
 	Limits Limits
 	// AllPaths fills Answer.Paths and SecurityResult.Paths (for --json).
 	AllPaths bool
+	// shapes caches startShapes by (node, output port).
+	shapes map[[2]int][]sym.Snap
 }
 
 // injection is one start point.
 type injection struct {
 	node, port int
 	kind       int
-	src        sym.Set // constraint on the source address (nil: none)
+	state      *sym.State // the packet to inject (nil: sym.NewPacket(kind))
+	src        sym.Set    // constraint on the source address (nil: none)
 	desc       string
 }
 
@@ -108,14 +111,15 @@ func (c *Checker) injections(n ReqNode) ([]injection, error) {
 		for _, i := range idx {
 			nd := c.G.Nodes[i]
 			port := max(n.Port, 0)
-			kind := sym.IPPacket
 			if nd.Entry {
-				kind, port = sym.EtherFrame, 0
+				port = 0
 			}
 			if port >= nd.NOut {
 				return nil, fmt.Errorf("%s has no output %d", nd.Name, port)
 			}
-			out = append(out, injection{node: i, port: port, kind: kind, desc: nd.Name})
+			for _, s := range c.startPackets(i, port) {
+				out = append(out, injection{node: i, port: port, state: s, desc: nd.Name})
+			}
 		}
 		return out, nil
 	}
@@ -145,8 +149,11 @@ func (c *Checker) explore(n ReqNode, flow *ReqHop, watch map[int]bool) ([]*Path,
 	}
 	var all []*Path
 	for _, inj := range injs {
-		s := sym.NewPacket(c.G.Vars, inj.kind, "")
-		if inj.src != nil {
+		s := inj.state
+		if s == nil {
+			s = sym.NewPacket(c.G.Vars, inj.kind, "")
+		}
+		if inj.src != nil && s.Hdr[sym.L3] != sym.Unset {
 			src, _ := s.Load(s.Hdr[sym.L3]+sym.IPSrc, 4)
 			s.S.In(src, inj.src)
 		}

@@ -191,6 +191,14 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
+	// An element a requirement names but the configuration lacks is a
+	// usage error (a typo), reported before any answer.
+	for i, r := range parsed {
+		if err := c.Validate(r); err != nil {
+			fmt.Fprintf(stderr, "flowbox verify: requirement %q: %v\n", texts[i], err)
+			return 2
+		}
+	}
 	status := 0
 	worse := func(s int) {
 		if s == 1 || status == 0 {
