@@ -106,6 +106,10 @@ type PacketPort struct {
 	promisc     bool
 	block       func() error // removes the SNIFFER false kernel block
 	closed      atomic.Bool
+	// shed drops frames in XDP while the RX ring is backed up (SHED);
+	// shedding mirrors its switch so RecvBatch stores only on changes.
+	shed     *xdpShedder
+	shedding bool
 }
 
 // RXStarter is implemented by ports whose receive side starts on demand.
@@ -297,6 +301,13 @@ func (p *PacketPort) StartRX(opt Options) error {
 		}
 		p.block = undo
 	}
+	if opt.Shed {
+		s, err := newXDPShedder(p.ifname, p.ifindex)
+		if err != nil {
+			return err
+		}
+		p.shed = s
+	}
 	p.rxStarted.Store(true)
 	return nil
 }
@@ -387,7 +398,25 @@ func (p *PacketPort) RecvBatch(pool *packet.Pool, b *packet.Batch, max int) (int
 	if drops > 0 {
 		p.c.rxDrops.Add(uint64(drops))
 	}
+	if p.shed != nil {
+		p.updateShed()
+	}
 	return got, nil
+}
+
+// updateShed switches XDP shedding on when the RX ring is 3/4 full and off
+// once it has drained below 1/4 (two loads of frame status words).
+func (p *PacketPort) updateShed() {
+	r := &p.rx
+	if !p.shedding {
+		if atomic.LoadUint32(&r.hdr((r.next+r.frames*3/4)%r.frames).status)&tpStatusUser != 0 {
+			p.shedding = true
+			p.shed.set(true)
+		}
+	} else if atomic.LoadUint32(&r.hdr((r.next+r.frames/4)%r.frames).status)&tpStatusUser == 0 {
+		p.shedding = false
+		p.shed.set(false)
+	}
 }
 
 // virtio_net_hdr (PACKET_VNET_HDR, little-endian on every host flowbox
@@ -584,7 +613,12 @@ func (p *PacketPort) kick() error {
 func (p *PacketPort) Method() Method { return MethodPacket }
 
 // Mode implements Port.
-func (p *PacketPort) Mode() string { return "tpacket_v2" }
+func (p *PacketPort) Mode() string {
+	if p.shed != nil {
+		return "tpacket_v2+shed-" + p.shed.mode
+	}
+	return "tpacket_v2"
+}
 
 // Stats implements Port. KernelDrops are frames the kernel could not put
 // in the RX ring (PACKET_STATISTICS tp_drops, accumulated).
@@ -603,6 +637,9 @@ func (p *PacketPort) Stats() Stats {
 		RXDrops: p.c.rxDrops.Load(), TXDrops: p.c.txDrops.Load(),
 		KernelDrops: kd,
 		DropReasons: map[string]uint64{},
+	}
+	if p.shed != nil {
+		s.Shed = p.shed.Dropped()
 	}
 	add := func(name string, v *atomic.Uint64) {
 		if n := v.Load(); n > 0 {
@@ -643,6 +680,10 @@ func (p *PacketPort) Close() error {
 	if p.block != nil {
 		_ = p.block()
 		p.block = nil
+	}
+	if p.shed != nil {
+		_ = p.shed.close()
+		p.shed = nil
 	}
 	if p.txfd >= 0 && p.tx.mem != nil {
 		// Let queued frames leave before the ring goes away.

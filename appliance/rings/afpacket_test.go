@@ -187,8 +187,13 @@ func TestPacketPortBPFFilter(t *testing.T) {
 // TestPacketPortZeroAlloc proves the RX and TX paths allocate nothing
 // per packet on a real veth pair.
 func TestPacketPortZeroAlloc(t *testing.T) {
+	t.Run("plain", func(t *testing.T) { testPacketPortZeroAlloc(t, rings.Options{}) })
+	t.Run("shed", func(t *testing.T) { testPacketPortZeroAlloc(t, rings.Options{Shed: true}) })
+}
+
+func testPacketPortZeroAlloc(t *testing.T, opt rings.Options) {
 	pool := packet.NewPool(nil)
-	a, b, _ := pair(t, rings.Options{})
+	a, b, _ := pair(t, opt)
 	tmpl := make([]*packet.Packet, 32)
 	bt := new(packet.Batch)
 	run := func() {

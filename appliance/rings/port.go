@@ -42,13 +42,17 @@ type Options struct {
 	FrameSize  int    // default 2048
 	RingFrames int    // default 4096 (PACKET) / 4096 (XDP)
 	XDPMode    string // "", "native", "generic": "" = try native then generic
+	Shed       bool   // PACKET: XDP load shedding while the RX ring is backed up (xdp_shed.go)
 }
 
 // Stats are a Port's counters. DropReasons breaks RXDrops+TXDrops down by
 // reason ("oversized", "truncated", "ring-full", ...).
 type Stats struct {
 	RX, TX, RXDrops, TXDrops, KernelDrops uint64
-	DropReasons                           map[string]uint64
+	// Shed counts frames dropped by XDP load shedding before the kernel's
+	// receive path (PACKET with Options.Shed).
+	Shed        uint64
+	DropReasons map[string]uint64
 }
 
 // Port is one queue of one network device. Not safe for concurrent use; each worker owns its ports.
@@ -278,6 +282,14 @@ func Check(ifname string, m Method, opt Options) error {
 	}
 	if !opt.Sniffer && m == MethodPacket && !hasCap(capNetAdmin) {
 		return fmt.Errorf("%s: SNIFFER false needs CAP_NET_ADMIN to install an nf_tables drop chain: %s", ifname, how)
+	}
+	if opt.Shed && m != MethodXDP {
+		if !hasCap(capNetAdmin) {
+			return fmt.Errorf("%s: SHED needs CAP_NET_ADMIN to attach its XDP program: %s", ifname, how)
+		}
+		if !hasCap(capBPF) && !hasCap(capSysAdmin) {
+			return fmt.Errorf("%s: SHED needs CAP_BPF (or CAP_SYS_ADMIN) to load its XDP program: %s", ifname, how)
+		}
 	}
 	return nil
 }

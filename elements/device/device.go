@@ -88,6 +88,7 @@ func statHandlers(stats func() (rings.Stats, bool), method func() string, mode f
 		u("rx_drops", func(s rings.Stats) uint64 { return s.RXDrops }),
 		u("tx_drops", func(s rings.Stats) uint64 { return s.TXDrops }),
 		u("kernel_drops", func(s rings.Stats) uint64 { return s.KernelDrops }),
+		u("shed_drops", func(s rings.Stats) uint64 { return s.Shed }),
 		core.ReadOnly("drop_reasons", func() string {
 			s, ok := stats()
 			if !ok {
@@ -107,9 +108,10 @@ var statHandlerDocs = []core.Item{
 	{Name: "rx_drops", Text: "read: received frames dropped (oversized, truncated, runt)"},
 	{Name: "tx_drops", Text: "read: frames not transmitted (oversized, runt, ring full)"},
 	{Name: "kernel_drops", Text: "read: frames the kernel dropped because the ring was full"},
+	{Name: "shed_drops", Text: "read: frames dropped by XDP load shedding before the kernel's receive path (FromDevice SHED)"},
 	{Name: "drop_reasons", Text: "read: one 'reason count' line per drop reason"},
 	{Name: "method", Text: "read: the method in use (PACKET or XDP)"},
-	{Name: "mode", Text: "read: method detail (tpacket_v2, xdp-native, xdp-generic)"},
+	{Name: "mode", Text: "read: method detail (tpacket_v2, tpacket_v2+shed-xdp-native, xdp-native, xdp-generic)"},
 	{Name: "queue", Text: "read: QUEUE"},
 }
 
@@ -140,6 +142,7 @@ type heldPort struct {
 	port      rings.Port
 	release   func()
 	final     rings.Stats
+	finalMode string
 	haveFinal bool
 }
 
@@ -151,7 +154,7 @@ func (h *heldPort) releasePort() {
 	if h.release == nil {
 		return
 	}
-	h.final, h.haveFinal = h.port.Stats(), true
+	h.final, h.finalMode, h.haveFinal = h.port.Stats(), h.port.Mode(), true
 	h.release()
 	h.release, h.port = nil, nil
 }
@@ -174,7 +177,7 @@ func (h *heldPort) stats() (rings.Stats, bool) {
 
 func (h *heldPort) modeName() string {
 	if h.port == nil {
-		return ""
+		return h.finalMode
 	}
 	return h.port.Mode()
 }

@@ -45,6 +45,7 @@ func TestConfigErrors(t *testing.T) {
 		{"FromDevice", "lo, BURST 0", "BURST"},
 		{"FromDevice", "lo, QUEUE 2, QUEUES 2", "QUEUE 2 must be below QUEUES 2"},
 		{"FromDevice", "lo, BPF_FILTER 'udp port'", "BPF_FILTER"},
+		{"FromDevice", "lo, METHOD XDP, SHED true", "lo: SHED is for METHOD PACKET"},
 		{"VPort", "w, SIDE C", "SIDE"},
 		{"ToHost", "waytoolongdevicename0", "1 to 15"},
 	}

@@ -15,6 +15,7 @@ type FromDevice struct {
 	heldPort
 	sniffer, promisc bool
 	snifferSet       bool
+	shed             bool
 	filter           string
 	active           bool
 
@@ -50,6 +51,16 @@ METHOD XDP uses an AF_XDP socket on NIC queue QUEUE. METHOD AUTO (the
 default) uses XDP when it opens and PACKET otherwise; the 'method' and
 'mode' handlers say which one is in use.
 
+Under overload, an AF_PACKET reader whose core also runs the kernel's
+receive work for DEVNAME livelocks: every offered frame costs the whole
+receive path before the full ring drops it, and that work has priority
+over this element. SHED true (METHOD PACKET) attaches a small XDP program
+to DEVNAME that drops frames at the driver while the ring is more than
+3/4 full and stops once it has drained below 1/4 (the switch is a word in
+a memory-mapped BPF map: no system call), so the element keeps working at
+its capacity and the excess costs almost nothing. METHOD XDP needs no
+shedding: its overload is dropped at the driver already.
+
 The task polls the ring without blocking; when nothing arrived it reports
 idle and the runtime backs off (an idle box does not spin). Frames too
 large for a packet buffer, truncated by the ring or shorter than an
@@ -64,12 +75,13 @@ graph keeps running.
 The device stays open across hot reconfiguration: the new FromDevice of
 the same name acquires the same device queue (rings.Acquire), so no frame
 is lost to a close/reopen. Options of a kept device (BPF_FILTER, PROMISC,
-SNIFFER) apply when it is first opened.`,
+SNIFFER, SHED) apply when it is first opened.`,
 			Ports: "no inputs; output 0 (push) carries received frames",
 			Args: append(append([]core.Item{}, devArgDocs...),
 				core.Item{Name: "SNIFFER", Text: "boolean: let the kernel stack see the frames too (PACKET default true; false installs an nf_tables ingress drop on DEVNAME); XDP takes frames from the kernel and cannot sniff"},
 				core.Item{Name: "PROMISC", Text: "boolean: promiscuous mode while open (default false)"},
 				core.Item{Name: "BPF_FILTER", Text: "string: tcpdump-like filter run in the kernel (PACKET), e.g. \"udp port 53 or arp\""},
+				core.Item{Name: "SHED", Text: "boolean: PACKET load shedding (default false): attach an XDP program to DEVNAME that drops frames at the driver while the RX ring is more than 3/4 full, until it drains below 1/4, so that overload costs the kernel almost nothing instead of starving this element's core (receive livelock); drops are in shed_drops; needs CAP_BPF and a free XDP hook"},
 				core.Item{Name: "ACTIVE", Text: "boolean: receive at all (default true)"},
 			),
 			Handlers: append([]core.Item{
@@ -90,16 +102,20 @@ func (f *FromDevice) Configure(a *core.Args) error {
 		core.Key("SNIFFER", func(v string) error { f.snifferSet = true; return core.Bool(&f.sniffer)(v) }),
 		core.Key("PROMISC", core.Bool(&f.promisc)),
 		core.Key("BPF_FILTER", core.String(&f.filter)),
+		core.Key("SHED", core.Bool(&f.shed)),
 		core.Key("ACTIVE", core.Bool(&f.active)),
 	)
 	if err := a.Parse(specs...); err != nil {
 		return err
 	}
-	f.opt.Sniffer, f.opt.Promisc, f.opt.BPFFilter = f.sniffer, f.promisc, f.filter
+	f.opt.Sniffer, f.opt.Promisc, f.opt.BPFFilter, f.opt.Shed = f.sniffer, f.promisc, f.filter, f.shed
 	if !f.snifferSet && f.method != rings.MethodPacket {
 		// XDP cannot sniff: without an explicit SNIFFER, open XDP
 		// without it; a PACKET fallback still sniffs (StartRX below).
 		f.opt.Sniffer = false
+	}
+	if m, _ := rings.ParseMethod(f.methodStr); f.shed && m == rings.MethodXDP {
+		return errorf("%s: SHED is for METHOD PACKET (METHOD XDP drops overload at the driver by itself): remove SHED or use METHOD PACKET or AUTO", f.ifname)
 	}
 	if f.filter != "" {
 		if _, err := rings.CompileFilter(f.filter); err != nil {

@@ -14,9 +14,16 @@
 //	kernel         Linux IPv4 forwarding
 //	bare-xdp       rings.XDPForwardLoopTo: bare AF_XDP loop (user-space limit)
 //	bare-packet    bare TPACKET_V2 ring loop on rings PACKET ports
-//	one-syscall    one recvfrom + one sendto per frame (Click's FromDevice/ToDevice)
+//	one-syscall    one ReadFrom + one WriteTo per frame on mdlayher/packet
+//	               sockets (Click's FromDevice/ToDevice; the forwarder
+//	               io-limits.md measured, the 0.13 Mpps reference)
+//	one-syscall-raw the same with raw recvfrom/sendto syscalls: no Go
+//	               netpoller, no allocation (a stricter floor)
 //	flowbox-xdp    flowbox run: FromDevice(METHOD XDP) -> router elements -> ToDevice
 //	flowbox-packet the same with METHOD PACKET (SNIFFER false)
+//	bare-packet-shed, flowbox-packet-shed
+//	               the PACKET pair with XDP load shedding on d0
+//	               (rings.Options.Shed, FromDevice SHED true)
 //
 // Two layouts (see /work/shared/reference/io-limits.md):
 //
@@ -99,7 +106,7 @@ type config struct {
 	retryBudget time.Duration
 }
 
-var allFwds = []string{"kernel", "bare-xdp", "bare-packet", "one-syscall", "flowbox-xdp", "flowbox-packet"}
+var allFwds = []string{"kernel", "bare-xdp", "bare-packet", "bare-packet-shed", "one-syscall", "one-syscall-raw", "flowbox-xdp", "flowbox-packet", "flowbox-packet-shed"}
 
 func bench(args []string) error {
 	fs := flag.NewFlagSet("iobench", flag.ExitOnError)
@@ -114,7 +121,7 @@ func bench(args []string) error {
 	layout := fs.String("layout", "both", "A (the forwarder's core also does the dut's input receive work: RPS d0→CPU1, native-XDP NAPI thread on CPU1), B (default veth: d0 receive on the generator's core), or both")
 	fs.BoolVar(&c.overload, "overload", true, "also run the capacity / no-collapse ladder in the first layout (first size): paced offered rates below and above capacity")
 	ladder := fs.String("ladder", "0.2,0.3,0.4,0.5", "paced offered rates of the capacity / no-collapse ladder (first layout, first size), as fractions of the generator's max offered rate there")
-	ladderF := fs.String("ladder-fwd", "bare-xdp,flowbox-xdp,bare-packet,flowbox-packet,one-syscall", "forwarders of the capacity / no-collapse ladder")
+	ladderF := fs.String("ladder-fwd", "bare-xdp,flowbox-xdp,bare-packet,flowbox-packet,bare-packet-shed,flowbox-packet-shed,one-syscall,one-syscall-raw", "forwarders of the capacity / no-collapse ladder")
 	fs.StringVar(&c.flowbox, "flowbox", "", "flowbox binary (default: go build ./appliance/cmd/flowbox into a temp dir)")
 	fs.BoolVar(&c.verbose, "v", false, "log every run")
 	fs.DurationVar(&c.retryBudget, "retry-budget", 5*time.Minute, "repeat runs disturbed by other processes only until the whole run is this old")
@@ -159,7 +166,7 @@ func bench(args []string) error {
 		return fmt.Errorf("iobench %s", why)
 	}
 	if _, err := exec.LookPath("nft"); err != nil {
-		return fmt.Errorf("iobench needs the nft command (one-syscall forwarder's ingress drop)")
+		return fmt.Errorf("iobench needs the nft command (the one-syscall forwarders' ingress drop)")
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -16,6 +16,7 @@ import (
 	"time"
 	"unsafe"
 
+	mdpacket "github.com/mdlayher/packet"
 	"golang.org/x/sys/unix"
 
 	"flowbox/appliance/packet"
@@ -124,15 +125,18 @@ func buildFrame(size int, dst, src net.HardwareAddr) []byte {
 //	xdp:  rings.XDPForwardLoopTo (AF_XDP, rx UMEM -> tx UMEM copy)
 //	ring: rings PACKET ports (TPACKET_V2 RX ring, TX ring + one kick per
 //	      batch) driven by RecvBatch/SendBatch, no element runtime
-//	pkt:  one recvfrom and one sendto per frame on plain AF_PACKET sockets
-//	      (what Click's FromDevice/ToDevice do)
+//	lib:  one ReadFrom and one WriteTo per frame on mdlayher/packet
+//	      sockets (what Click's FromDevice/ToDevice do; io-limits' forwarder)
+//	pkt:  one raw recvfrom and one sendto syscall per frame on plain
+//	      AF_PACKET sockets, blocking, without Go's netpoller
 func runFwd(args []string) error {
 	fs := flag.NewFlagSet("fwd", flag.ExitOnError)
-	mode := fs.String("mode", "xdp", "xdp, ring or pkt")
+	mode := fs.String("mode", "xdp", "xdp, ring, lib or pkt")
 	in := fs.String("in", "", "input device")
 	out := fs.String("out", "", "output device")
 	dst := fs.String("dst", "", "next-hop MAC")
 	burst := fs.Int("burst", 64, "batch size")
+	shed := fs.Bool("shed", false, "-mode ring: XDP load shedding on the input (rings.Options.Shed)")
 	xdpMode := fs.String("xdpmode", "native", "XDP attach mode for -mode xdp (native, generic)")
 	dur := fs.Duration("dur", 30*time.Second, "hard time bound")
 	fs.Parse(args)
@@ -155,7 +159,9 @@ func runFwd(args []string) error {
 	case "xdp":
 		n, err = rings.XDPForwardLoopTo(ctx, *in, *out, rings.Options{Burst: *burst, XDPMode: *xdpMode}, dmac)
 	case "ring":
-		n, err = ringLoop(ctx, *in, *out, *burst, &s, &d)
+		n, err = ringLoop(ctx, *in, *out, *burst, *shed, &s, &d)
+	case "lib":
+		n, err = libLoop(ctx, *in, *out, &s, &d)
 	case "pkt":
 		n, err = pktLoop(ctx, *in, *out, &s, &d)
 	default:
@@ -165,7 +171,7 @@ func runFwd(args []string) error {
 	return err
 }
 
-func ringLoop(ctx context.Context, in, out string, burst int, src, dst *[6]byte) (uint64, error) {
+func ringLoop(ctx context.Context, in, out string, burst int, shed bool, src, dst *[6]byte) (uint64, error) {
 	opt := rings.Options{Burst: burst}
 	pi, err := rings.Open(in, rings.MethodPacket, opt)
 	if err != nil {
@@ -174,7 +180,7 @@ func ringLoop(ctx context.Context, in, out string, burst int, src, dst *[6]byte)
 	defer pi.Close()
 	// SNIFFER false: the nf_tables ingress drop keeps the kernel stack
 	// from processing the frames too (as FromDevice SNIFFER false does).
-	if err := pi.(rings.RXStarter).StartRX(rings.Options{Burst: burst}); err != nil {
+	if err := pi.(rings.RXStarter).StartRX(rings.Options{Burst: burst, Shed: shed}); err != nil {
 		return 0, err
 	}
 	po, err := rings.Open(out, rings.MethodPacket, opt)
@@ -236,6 +242,52 @@ func (w *idleWait) idle() {
 	<-t.C
 }
 
+// libLoop is the forwarder io-limits.md measured as "one syscall per
+// packet": mdlayher/packet's ReadFrom and WriteTo, one frame each. Like
+// Click's userlevel FromDevice (recvfrom after poll(2) says readable) it
+// waits in the poller (Go's netpoller: epoll) when the socket is empty.
+func libLoop(ctx context.Context, in, out string, src, dst *[6]byte) (uint64, error) {
+	ii, err := net.InterfaceByName(in)
+	if err != nil {
+		return 0, err
+	}
+	oi, err := net.InterfaceByName(out)
+	if err != nil {
+		return 0, err
+	}
+	rc, err := mdpacket.Listen(ii, mdpacket.Raw, unix.ETH_P_ALL, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	wc, err := mdpacket.Listen(oi, mdpacket.Raw, 0, nil) // protocol 0: receives nothing
+	if err != nil {
+		return 0, err
+	}
+	defer wc.Close()
+	stop := context.AfterFunc(ctx, func() { rc.SetReadDeadline(time.Now()) })
+	defer stop()
+	to := &mdpacket.Addr{HardwareAddr: net.HardwareAddr(dst[:])}
+	buf := make([]byte, 2048)
+	var fwd uint64
+	for {
+		n, _, err := rc.ReadFrom(buf)
+		if err != nil {
+			if ctx.Err() != nil {
+				return fwd, nil
+			}
+			return fwd, err
+		}
+		f := buf[:n]
+		if !rings.RouteIPv4(f, src, dst) {
+			continue
+		}
+		if _, err := wc.WriteTo(f, to); err == nil {
+			fwd++
+		}
+	}
+}
+
 func pktLoop(ctx context.Context, in, out string, src, dst *[6]byte) (uint64, error) {
 	ii, err := net.InterfaceByName(in)
 	if err != nil {
@@ -292,3 +344,4 @@ func pktLoop(ctx context.Context, in, out string, src, dst *[6]byte) (uint64, er
 		}
 	}
 }
+

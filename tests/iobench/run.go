@@ -130,11 +130,12 @@ func (r *runner) all(start time.Time) error {
 	fmt.Printf("%s, %s, %d vCPU, kernel %s; Go %s; median of %s runs per row (%d per ladder point), %v warm-up + %v window each; generator AF_XDP TX on CPU 0, forwarder on CPU 1; total run %v (waited %v for a quiet machine).\n",
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), cpuModel(), runtime.NumCPU(), strings.TrimSpace(string(uname)), runtime.Version(),
 		repsText(r.c.layouts, r.reps), r.c.lreps, r.c.warm, r.c.window, time.Since(start).Round(time.Second), r.waited.Round(100*time.Millisecond))
-	bareOf := map[string]string{"bare-xdp": "bare-xdp", "flowbox-xdp": "bare-xdp", "bare-packet": "bare-packet", "flowbox-packet": "bare-packet"}
+	bareOf := map[string]string{"bare-xdp": "bare-xdp", "flowbox-xdp": "bare-xdp", "bare-packet": "bare-packet", "flowbox-packet": "bare-packet",
+		"bare-packet-shed": "bare-packet-shed", "flowbox-packet-shed": "bare-packet-shed"}
 	for _, lay := range r.c.layouts {
 		fmt.Printf("\n### Layout %s: %s\n\n", lay, layoutText[lay])
-		fmt.Printf("| forwarder | frame | offered Mpps | delivered Mpps [min–max] | × its bare loop | × one-syscall | input drops Mpps | CPU0 / CPU1 busy | CPU1 usr/sys/si %% | **CPU1 ns per delivered pkt** | CPU/pkt ÷ its bare loop's | forwarder process ns/pkt | foreign cores |\n")
-		fmt.Printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+		fmt.Printf("| forwarder | frame | offered Mpps | delivered Mpps [min–max] | × its bare loop | × one-syscall | × one-syscall-raw | input drops Mpps | CPU0 / CPU1 busy | CPU1 usr/sys/si %% | **CPU1 ns per delivered pkt** | CPU/pkt ÷ its bare loop's | forwarder process ns/pkt | foreign cores |\n")
+		fmt.Printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, size := range r.c.sizes {
 			for _, f := range r.c.fwds {
 				k := key{lay, f, size, 0}
@@ -169,8 +170,8 @@ func (r *runner) all(start time.Time) error {
 				if f != "kernel" {
 					procNs = fmt.Sprintf("%.0f", med(k, func(s sample) float64 { return s.procNs }))
 				}
-				fmt.Printf("| %s | %d B | %.3f | **%.3f** [%.3f–%.3f] | %s | %s | %.3f | %.2f / %.2f | %.0f/%.0f/%.0f | **%.0f**%s | %s | %s | %.2f |\n",
-					label(lay, f), size, med(k, off), d, lo, hi, ratio(bareOf[f]), ratio("one-syscall"),
+				fmt.Printf("| %s | %d B | %.3f | **%.3f** [%.3f–%.3f] | %s | %s | %s | %.3f | %.2f / %.2f | %.0f/%.0f/%.0f | **%.0f**%s | %s | %s | %.2f |\n",
+					label(lay, f), size, med(k, off), d, lo, hi, ratio(bareOf[f]), ratio("one-syscall"), ratio("one-syscall-raw"),
 					med(k, func(s sample) float64 { return s.d0drop }),
 					med(k, func(s sample) float64 { return cpuAt(s.cpu, 0).busy }), c1,
 					100*med(k, func(s sample) float64 { return cpuAt(s.cpu, 1).usr }),
@@ -224,13 +225,13 @@ func (r *runner) all(start time.Time) error {
 			}
 		}
 		fmt.Printf("\nSummary. Peak = the best median delivered rate over all offered loads above; collapse = delivered at max offered load < 0.9 × peak; dip = the same at a paced load more than 5%% above the peak. \"Equal-load CPU/pkt ÷ bare's\" compares CPU 1 ns per frame with the bare loop of the same method at each offered load where both delivered ≥ 97%% of it (the same frames, the same idle strategy for the PACKET pair; the XDP pair differs in idle waiting, see the notes):\n\n")
-		fmt.Printf("| forwarder | peak Mpps (at offered) | CPU1 ns/pkt at peak | peak × its bare loop's | peak × one-syscall's | equal-load CPU/pkt ÷ bare's (load: ratio) | max offered Mpps (× peak) | delivered there / peak | worst delivered / peak at offered > 1.05 × peak (offered) | verdict |\n|---|---|---|---|---|---|---|---|---|---|\n")
+		fmt.Printf("| forwarder | peak Mpps (at offered) | CPU1 ns/pkt at peak | peak × its bare loop's | peak × one-syscall's | peak × one-syscall-raw's | equal-load CPU/pkt ÷ bare's (load: ratio) | max offered Mpps (× peak) | delivered there / peak | worst delivered / peak at offered > 1.05 × peak (offered) | verdict |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, f := range r.c.ladderF {
 			p, ok := peaks[f]
 			if !ok {
 				continue
 			}
-			xr, xo, eq := "–", "–", "–"
+			xr, xo, xw, eq := "–", "–", "–", "–"
 			if b, ok := peaks[bareOf[f]]; ok && bareOf[f] != f {
 				xr = fmt.Sprintf("%.2f", p.d/b.d)
 				var l []string
@@ -248,6 +249,9 @@ func (r *runner) all(start time.Time) error {
 			if o, ok := peaks["one-syscall"]; ok && f != "one-syscall" && o.d > 0 {
 				xo = fmt.Sprintf("%.2f", p.d/o.d)
 			}
+			if o, ok := peaks["one-syscall-raw"]; ok && f != "one-syscall-raw" && o.d > 0 {
+				xw = fmt.Sprintf("%.2f", p.d/o.d)
+			}
 			worst, worstO := p.maxD, p.maxO
 			for _, x := range r.c.ladder {
 				k := key{lay, f, size, x}
@@ -262,13 +266,13 @@ func (r *runner) all(start time.Time) error {
 			case worst < 0.9*p.d:
 				verdict = "**dip** just above capacity"
 			}
-			fmt.Printf("| %s | %.3f (%.3f) | %.0f | %s | %s | %s | %.3f (%.1f×) | %.2f | %.2f (%.3f) | %s |\n", label(lay, f), p.d, p.off, p.ns, xr, xo, eq, p.maxO, p.maxO/p.d, p.maxD/p.d, worst/p.d, worstO, verdict)
+			fmt.Printf("| %s | %.3f (%.3f) | %.0f | %s | %s | %s | %s | %.3f (%.1f×) | %.2f | %.2f (%.3f) | %s |\n", label(lay, f), p.d, p.off, p.ns, xr, xo, xw, eq, p.maxO, p.maxO/p.d, p.maxD/p.d, worst/p.d, worstO, verdict)
 		}
 		fmt.Printf("\nBase = %.3f Mpps (the generator's median max offered rate in these runs).\n", r.ladderBase)
 	}
 	fmt.Println()
 	fmt.Printf("- \"CPU1 ns per delivered pkt\" = CPU 1 busy time (user+system+irq+softirq from /proc/stat, steal excluded) in the window ÷ frames delivered at s0. It is everything CPU 1 did for a frame: in layout A the dut's input receive work too, in both layouts the forwarder, d1's transmit and s0's receive. \"forwarder process ns/pkt\" is the forwarder's own utime+stime (its process group) per frame.\n")
-	fmt.Printf("- Idle polling: flowbox and the bare TPACKET loop use the same idle strategy (64 empty passes, then Go-timer sleeps of 10 µs growing to 1 ms); rings.XDPForwardLoopTo spins 1024 empty passes and then blocks in poll(2) (woken by the first frame); one-syscall blocks in recvfrom. Where CPU 1 is saturated (≥ 95%% busy), a forwarder only finds its ring empty when its input's kernel receive work is waiting for the same CPU, so the figure is the cost per frame under load for every forwarder alike. † marks rows where CPU 1 was < 95%% busy: there the figure includes idle waiting, which differs between XDPForwardLoopTo and flowbox, so only the PACKET pair is like for like.\n")
+	fmt.Printf("- Idle polling: flowbox and the bare TPACKET loop use the same idle strategy (64 empty passes, then Go-timer sleeps of 10 µs growing to 1 ms); rings.XDPForwardLoopTo spins 1024 empty passes and then blocks in poll(2) (woken by the first frame); one-syscall parks in Go's netpoller (epoll) when its socket is empty, as Click's FromDevice waits in poll(2); one-syscall-raw blocks in recvfrom. Where CPU 1 is saturated (≥ 95%% busy), a forwarder only finds its ring empty when its input's kernel receive work is waiting for the same CPU, so the figure is the cost per frame under load for every forwarder alike. † marks rows where CPU 1 was < 95%% busy: there the figure includes idle waiting, which differs between XDPForwardLoopTo and flowbox, so only the PACKET pair is like for like.\n")
 	fmt.Printf("- \"input drops\": g0 tx_dropped (a native-XDP veth's 256-entry ptr_ring full: cheap, on the generator's core) + d0 rx_dropped + input-backlog drops (/proc/net/softnet_stat, machine-wide; RPS lands there). The rest of offered − delivered is lost inside the dut after the kernel's receive work was done: the AF_PACKET ring / XSK RX ring or socket buffer was full.\n")
 	fmt.Printf("- \"foreign cores\": CPU used by other processes (not ours, not kernel threads) during the window. Runs repeated because it was > %.2f: %d; kept anyway (3 tries or retry budget %v spent): %d.\n", maxForeign, r.retried, r.c.retryBudget, r.dirty)
 	for _, n := range r.notes {
@@ -278,7 +282,7 @@ func (r *runner) all(start time.Time) error {
 }
 
 var layoutText = map[string]string{
-	"A": "the forwarder's core is the bottleneck — the dut's input receive work runs on CPU 1 (RPS on d0 → CPU 1 for the kernel and AF_PACKET forwarders; native XDP on d0 with its NAPI in a kthread pinned to CPU 1 for the AF_XDP ones)",
+	"A": "the forwarder's core is the bottleneck — the dut's input receive work runs on CPU 1 (RPS on d0 → CPU 1 for the kernel and AF_PACKET forwarders; native XDP on d0 with its NAPI in a kthread pinned to CPU 1 for the AF_XDP ones and the AF_PACKET ones with XDP load shedding)",
 	"B": "default veth — the dut's input receive work (d0 softirq / native-XDP NAPI) runs on the generator's core, CPU 0",
 }
 
@@ -294,9 +298,15 @@ func label(layout, f string) string {
 	case "bare-packet":
 		return "(b') bare TPACKET_V2 ring loop"
 	case "one-syscall":
-		return "(c) one recvfrom/sendto per packet"
+		return "(c) one ReadFrom/WriteTo per packet (mdlayher/packet)"
+	case "one-syscall-raw":
+		return "(c') one raw recvfrom/sendto syscall per packet"
 	case "flowbox-xdp":
 		return "(d) flowbox METHOD XDP"
+	case "bare-packet-shed":
+		return "(b'') bare TPACKET_V2 loop + XDP shedding"
+	case "flowbox-packet-shed":
+		return "(e') flowbox METHOD PACKET, SHED true"
 	case "flowbox-packet":
 		return "(e) flowbox METHOD PACKET"
 	}
@@ -371,17 +381,20 @@ func (r *runner) waitQuiet() {
 }
 
 // flowboxConfig is the router the benchmark runs in flowbox.
-func (r *runner) flowboxConfig(method string) string {
+func (r *runner) flowboxConfig(method string, shed bool) string {
 	t := r.t
 	sniff := ""
 	if method == "PACKET" {
 		sniff = ", SNIFFER false"
+		if shed {
+			sniff += ", SHED true"
+		}
 	}
 	if method == "XDP" {
 		sniff = ", XDP_MODE native"
 	}
 	return fmt.Sprintf("src :: FromDevice(%s, METHOD %s, BURST 64%s) -> Strip(14) -> CheckIPHeader -> DecIPTTL -> Unstrip(14) -> EtherRewrite(%s, %s) -> dst :: ToDevice(%s, METHOD %s, BURST 64%s)",
-		t.d0, method, sniff, t.d1mac, t.next, t.d1, method, strings.Replace(sniff, ", SNIFFER false", "", 1))
+		t.d0, method, sniff, t.d1mac, t.next, t.d1, method, strings.NewReplacer(", SNIFFER false", "", ", SHED true", "").Replace(sniff))
 }
 
 const nftBlock = "fbxb_block"
@@ -409,6 +422,11 @@ func (r *runner) measure(lay, f string, size int, rate float64) (sample, error) 
 }
 
 func isXDP(f string) bool { return f == "bare-xdp" || f == "flowbox-xdp" }
+
+// hasShed: the forwarder attaches the XDP load-shedding program to d0, so
+// d0 receives through native-XDP NAPI like the AF_XDP forwarders; layout A
+// then pins that NAPI kthread to CPU 1 as it does for them.
+func hasShed(f string) bool { return strings.HasSuffix(f, "-shed") }
 
 // steer sets d0's RPS mask and threaded-NAPI switch (layout A/B
 // plumbing). A veth has NAPI only while it has an XDP program (or GRO),
@@ -483,7 +501,7 @@ func (r *runner) measure1(lay, f string, size int, rate float64) (s sample, err 
 		switch f {
 		case "kernel":
 			nsenv.NS(t.dut, "sysctl", "-qw", "net.ipv4.ip_forward=0")
-		case "one-syscall":
+		case "one-syscall", "one-syscall-raw":
 			nsenv.NS(t.dut, "nft", "delete", "table", "netdev", nftBlock)
 		}
 		if err != nil && fout.Len() > 0 {
@@ -494,7 +512,8 @@ func (r *runner) measure1(lay, f string, size int, rate float64) (s sample, err 
 	// AF_PACKET taps, the nft ingress drop, the kernel's forward path) is
 	// steered to CPU 1 by RPS. XDP forwarders: see pinNAPI below.
 	rps := "0"
-	if lay == "A" && !isXDP(f) {
+	shed := hasShed(f)
+	if lay == "A" && !isXDP(f) && !shed {
 		rps = "2"
 	}
 	if err := t.steer(rps, 0); err != nil {
@@ -506,20 +525,20 @@ func (r *runner) measure1(lay, f string, size int, rate float64) (s sample, err 
 		if _, err := nsenv.NS(t.dut, "sysctl", "-qw", "net.ipv4.ip_forward=1"); err != nil {
 			return s, err
 		}
-	case "bare-xdp", "bare-packet", "one-syscall":
-		mode := map[string]string{"bare-xdp": "xdp", "bare-packet": "ring", "one-syscall": "pkt"}[f]
-		if f == "one-syscall" {
+	case "bare-xdp", "bare-packet", "bare-packet-shed", "one-syscall", "one-syscall-raw":
+		mode := map[string]string{"bare-xdp": "xdp", "bare-packet": "ring", "bare-packet-shed": "ring", "one-syscall": "lib", "one-syscall-raw": "pkt"}[f]
+		if strings.HasPrefix(f, "one-syscall") {
 			rule := fmt.Sprintf("table netdev %s { chain in { type filter hook ingress device %s priority 0; policy drop; }; }", nftBlock, t.d0)
 			if _, err := nsenv.NS(t.dut, "nft", rule); err != nil {
 				return s, err
 			}
 		}
-		fwd, err = t.start(t.dut, 1, &fout, r.self, "fwd", "-mode", mode, "-xdpmode", "native", "-in", t.d0, "-out", t.d1, "-dst", t.next.String(), "-burst", "64", "-dur", dur)
-	case "flowbox-xdp", "flowbox-packet":
-		method := strings.ToUpper(strings.TrimPrefix(f, "flowbox-"))
+		fwd, err = t.start(t.dut, 1, &fout, r.self, "fwd", "-mode", mode, "-xdpmode", "native", "-shed="+strconv.FormatBool(shed), "-in", t.d0, "-out", t.d1, "-dst", t.next.String(), "-burst", "64", "-dur", dur)
+	case "flowbox-xdp", "flowbox-packet", "flowbox-packet-shed":
+		method := strings.ToUpper(strings.TrimSuffix(strings.TrimPrefix(f, "flowbox-"), "-shed"))
 		// flowbox pins its worker inside the inherited affinity mask:
 		// under taskset -c 1 it stays on CPU 1.
-		fwd, err = t.start(t.dut, 1, &fout, "timeout", "--foreground", "-s", "INT", "-k", "5", dur, r.c.flowbox, "run", "-e", r.flowboxConfig(method),
+		fwd, err = t.start(t.dut, 1, &fout, "timeout", "--foreground", "-s", "INT", "-k", "5", dur, r.c.flowbox, "run", "-e", r.flowboxConfig(method, shed),
 			"-h", "src.count", "-h", "src.kernel_drops", "-h", "dst.count", "-h", "dst.drop_reasons")
 	}
 	if err != nil {
@@ -551,7 +570,7 @@ func (r *runner) measure1(lay, f string, size int, rate float64) (s sample, err 
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if isXDP(f) {
+	if isXDP(f) || shed {
 		// Native XDP on a veth receives through NAPI, which by default
 		// runs in softirq on the CPU that transmitted into the veth (the
 		// generator's): layout B. For layout A, threaded NAPI moves it

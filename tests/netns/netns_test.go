@@ -105,17 +105,21 @@ func TestForward(t *testing.T) {
 	if why := nsenv.Available(); why != "" {
 		t.Skip(why)
 	}
-	for _, method := range []string{"PACKET", "XDP"} {
-		t.Run(method, func(t *testing.T) {
-			if method == "XDP" && !rings.Registered(rings.MethodXDP) {
+	for _, c := range []struct{ name, method, extra string }{
+		{"PACKET", "PACKET", ""},
+		{"PACKET+SHED", "PACKET", ", SHED true"}, // XDP load shedding sheds nothing at a moderate rate
+		{"XDP", "XDP", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.method == "XDP" && !rings.Registered(rings.MethodXDP) {
 				t.Skip("no XDP opener in this build")
 			}
-			forward(t, method)
+			forward(t, c.method, c.extra)
 		})
 	}
 }
 
-func forward(t *testing.T, method string) {
+func forward(t *testing.T, method, extra string) {
 	e := nsenv.New()
 	t.Cleanup(e.Close)
 	gen, err := e.AddNS("gen")
@@ -132,8 +136,8 @@ func forward(t *testing.T, method string) {
 	}
 	g := openIn(t, gen, "g0")
 	s := openIn(t, sink, "s0")
-	stop := flowbox(t, dut, fmt.Sprintf("FromDevice(d0, METHOD %s) -> ToDevice(d1, METHOD %s)", method, method),
-		"FromDevice@1.method", "FromDevice@1.rx", "FromDevice@1.kernel_drops", "ToDevice@2.tx", "ToDevice@2.drop_reasons")
+	stop := flowbox(t, dut, fmt.Sprintf("FromDevice(d0, METHOD %s%s) -> ToDevice(d1, METHOD %s)", method, extra, method),
+		"FromDevice@1.method", "FromDevice@1.mode", "FromDevice@1.rx", "FromDevice@1.kernel_drops", "FromDevice@1.shed_drops", "ToDevice@2.tx", "ToDevice@2.drop_reasons")
 	pool := packet.NewPool(nil)
 	var b packet.Batch
 
@@ -228,6 +232,9 @@ func forward(t *testing.T, method string) {
 	}
 	if !strings.Contains(out, method) {
 		t.Errorf("method handler does not say %s:\n%s", method, out)
+	}
+	if extra != "" && !strings.Contains(out, "tpacket_v2+shed-xdp-") {
+		t.Errorf("mode handler does not report XDP load shedding:\n%s", out)
 	}
 	t.Logf("flowbox handlers:\n%s", out)
 }

@@ -1,0 +1,154 @@
+//go:build linux
+
+package rings
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"golang.org/x/sys/unix"
+)
+
+// Load shedding for METHOD PACKET (Options.Shed, FromDevice SHED).
+//
+// Under overload an AF_PACKET reader livelocks when the kernel's receive
+// work for its device runs on its own core: every offered frame costs
+// the full receive path (skb, protocol taps, the copy into the ring)
+// before the full ring drops it, and that softirq work has priority over
+// the reader, which gets too little CPU to empty the ring. A shedder
+// attaches a tiny XDP program to the device that drops frames at the
+// driver, before any of that work, while the reader says its ring is
+// backed up. The switch is a word in a BPF array map that flowbox maps
+// into its memory (BPF_F_MMAPABLE), so turning shedding on and off costs
+// no system call; the program counts what it dropped in the same map.
+//
+// The reader turns shedding on when its ring is shedHigh full and off when
+// it has drained below shedLow: the ring always holds work, so the reader
+// stays busy at its capacity while the excess is dropped at the cheapest
+// point the kernel offers.
+
+const (
+	shedValueSize = 16 // u32 on/off, u32 pad, u64 frames dropped
+	bpfFMmapable  = 1 << 10
+)
+
+type xdpShedder struct {
+	nl      *xdpNetlink
+	m       *ebpf.Map
+	prog    *ebpf.Program
+	mem     []byte
+	on      *uint32
+	dropped *uint64
+	ifindex int
+	flags   uint32
+	mode    string // "xdp-native" or "xdp-generic"
+}
+
+// shedProgram is: if map[0].on { map[0].dropped++; return XDP_DROP };
+// return XDP_PASS.
+func shedProgram(mapFD int) asm.Instructions {
+	return asm.Instructions{
+		asm.StoreImm(asm.R10, -4, 0, asm.Word), // key 0
+		asm.Mov.Reg(asm.R2, asm.R10),
+		asm.Add.Imm(asm.R2, -4),
+		asm.LoadMapPtr(asm.R1, mapFD),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(asm.R0, 0, "pass"),
+		asm.LoadMem(asm.R1, asm.R0, 0, asm.Word),
+		asm.JEq.Imm(asm.R1, 0, "pass"),
+		asm.Add.Imm(asm.R0, 8),
+		asm.Mov.Imm(asm.R1, 1),
+		asm.StoreXAdd(asm.R0, asm.R1, asm.DWord),
+		asm.Mov.Imm(asm.R0, 1), // XDP_DROP
+		asm.Return(),
+		asm.Mov.Imm(asm.R0, 2).Sym("pass"), // XDP_PASS
+		asm.Return(),
+	}
+}
+
+// newXDPShedder loads the program and attaches it to ifindex, natively if
+// the driver can, else in generic mode.
+func newXDPShedder(ifname string, ifindex int) (*xdpShedder, error) {
+	xdpRaiseMemlock()
+	s := &xdpShedder{ifindex: ifindex}
+	var err error
+	if s.m, err = ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: shedValueSize, MaxEntries: 1, Flags: bpfFMmapable}); err != nil {
+		return nil, s.fail(ifname, "creating its map", err)
+	}
+	if s.mem, err = unix.Mmap(s.m.FD(), 0, unix.Getpagesize(), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err != nil {
+		return nil, s.fail(ifname, "mapping its map", err)
+	}
+	s.on = (*uint32)(unsafe.Pointer(&s.mem[0]))
+	s.dropped = (*uint64)(unsafe.Pointer(&s.mem[8]))
+	if s.prog, err = ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.XDP, Instructions: shedProgram(s.m.FD()), License: "GPL"}); err != nil {
+		return nil, s.fail(ifname, "loading its program", err)
+	}
+	if s.nl, err = newXDPNetlink(); err != nil {
+		return nil, s.fail(ifname, "opening netlink", err)
+	}
+	s.flags, s.mode = unix.XDP_FLAGS_DRV_MODE, "xdp-native"
+	err = s.nl.setXDP(ifindex, s.prog.FD(), s.flags|unix.XDP_FLAGS_UPDATE_IF_NOEXIST, 0)
+	if err != nil && !xdpIsPerm(err) && !errors.Is(err, unix.EBUSY) && !errors.Is(err, unix.EEXIST) {
+		s.flags, s.mode = unix.XDP_FLAGS_SKB_MODE, "xdp-generic"
+		err = s.nl.setXDP(ifindex, s.prog.FD(), s.flags|unix.XDP_FLAGS_UPDATE_IF_NOEXIST, 0)
+	}
+	if err != nil {
+		s.flags = 0
+		return nil, s.fail(ifname, "attaching its program", err)
+	}
+	return s, nil
+}
+
+func (s *xdpShedder) fail(ifname, what string, err error) error {
+	s.close()
+	if xdpIsPerm(err) {
+		return PermissionError(ifname, "XDP load shedding ("+what+")", xdpCaps, err)
+	}
+	if errors.Is(err, unix.EBUSY) || errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("%s: SHED needs the device's XDP hook, and another XDP program is attached (%v): remove it or use SHED false", ifname, err)
+	}
+	return fmt.Errorf("%s: XDP load shedding failed %s (%v): use SHED false", ifname, what, err)
+}
+
+// set turns shedding on or off (a plain store into the mapped map value).
+func (s *xdpShedder) set(on bool) {
+	v := uint32(0)
+	if on {
+		v = 1
+	}
+	atomic.StoreUint32(s.on, v)
+}
+
+// Dropped is the number of frames the program has dropped.
+func (s *xdpShedder) Dropped() uint64 { return atomic.LoadUint64(s.dropped) }
+
+func (s *xdpShedder) close() error {
+	var err error
+	if s.nl != nil {
+		if s.flags != 0 && s.prog != nil {
+			err = s.nl.setXDP(s.ifindex, -1, s.flags, s.prog.FD())
+			if errors.Is(err, unix.ENODEV) || errors.Is(err, unix.EEXIST) {
+				err = nil
+			}
+		}
+		s.nl.close()
+		s.nl = nil
+	}
+	if s.prog != nil {
+		s.prog.Close()
+		s.prog = nil
+	}
+	if s.mem != nil {
+		unix.Munmap(s.mem)
+		s.mem = nil
+	}
+	if s.m != nil {
+		s.m.Close()
+		s.m = nil
+	}
+	return err
+}
