@@ -344,4 +344,3 @@ func pktLoop(ctx context.Context, in, out string, src, dst *[6]byte) (uint64, er
 		}
 	}
 }
-
