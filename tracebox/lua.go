@@ -1271,7 +1271,7 @@ func (a *luaAPI) luaTracebox(L *lua.LState) int {
 				args = []lua.LValue{lua.LNumber(h.TTL), rip, mods}
 			}
 			if err := L.CallByParam(lua.P{Fn: cb, NRet: 1, Protect: true}, args...); err != nil {
-				fmt.Fprintf(a.cfg.Stderr, "Error in the callback: %v\n", err)
+				fmt.Fprintf(a.cfg.Stderr, "tracebox: Error in the callback: %v\n", err)
 				cbErr = err
 				return true
 			}
@@ -1281,7 +1281,7 @@ func (a *luaAPI) luaTracebox(L *lua.LState) int {
 		}
 		if hook != nil {
 			if err := L.CallByParam(lua.P{Fn: hook, NRet: 0, Protect: true}, lua.LNumber(h.TTL), rip, pushMods(L, h.Mods)); err != nil {
-				fmt.Fprintf(a.cfg.Stderr, "Error in on_probe_result: %v\n", err)
+				fmt.Fprintf(a.cfg.Stderr, "tracebox: Error in on_probe_result: %v\n", err)
 			}
 		}
 		if a.cfg.OnHop != nil {

@@ -96,14 +96,41 @@ func OpenPcapTransport(spec string) (Transport, error) {
 	if len(parts) != 2 || parts[0] == "" || parts[1] == "" {
 		return nil, fmt.Errorf("tracebox: offline mode wants pcap:OUT:IN, got %q", spec)
 	}
-	out, err := NewRecorder(parts[0])
+	// A missing or unreadable IN must not leave an OUT behind (nor
+	// truncate an existing one). A regular IN is opened first; a FIFO is
+	// opened after OUT, as opening it blocks until its writer comes, which
+	// may itself wait for OUT (a peer that reads the probes first).
+	outPath, inPath := parts[0], parts[1]
+	st, err := os.Stat(inPath)
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(parts[1])
+	if st.IsDir() {
+		return nil, fmt.Errorf("tracebox: offline input %s is a directory", inPath)
+	}
+	var f *os.File
+	if st.Mode().IsRegular() {
+		if f, err = os.Open(inPath); err != nil {
+			return nil, err
+		}
+	}
+	_, statErr := os.Lstat(outPath)
+	outExisted := statErr == nil
+	out, err := NewRecorder(outPath)
 	if err != nil {
-		out.Close()
+		if f != nil {
+			f.Close()
+		}
 		return nil, err
+	}
+	if f == nil {
+		if f, err = os.Open(inPath); err != nil {
+			out.Close()
+			if !outExisted {
+				os.Remove(outPath)
+			}
+			return nil, err
+		}
 	}
 	t := &pcapTransport{out: out, in: f, pkts: make(chan inPkt, 64), done: make(chan struct{})}
 	go readPcap(f, t.pkts, t.done)

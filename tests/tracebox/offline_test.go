@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"net/netip"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"testing"
@@ -109,5 +111,25 @@ func TestOfflinePartialSeqCompared(t *testing.T) {
 	want := "2: 10.0.2.1 Xms  [PARTIAL] +PartialTCP PartialTCP::SeqNumber IP::TTL IP::CheckSum \n"
 	if got := dDelay.ReplaceAllString(out.String(), " Xms"); got[len(got)-len(want):] != want {
 		t.Fatalf("got:\n%s", got)
+	}
+}
+
+// The real binary, offline (no root): a missing IN is an error printed as
+// "tracebox: ..." (exit 1), and OUT is not created.
+func TestBinaryOfflineMissingInput(t *testing.T) {
+	dir := t.TempDir()
+	out, in := filepath.Join(dir, "out.pcap"), filepath.Join(dir, "missing.pcap")
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(tbxBin, "-n", "-i", "pcap:"+out+":"+in, "1.2.3.4")
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("exit: %v, stderr %q", err, stderr.String())
+	}
+	if want := "tracebox: stat " + in + ": no such file or directory\n"; stderr.String() != want || stdout.Len() != 0 {
+		t.Fatalf("stdout %q, stderr %q, want stderr %q", stdout.String(), stderr.String(), want)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatalf("OUT was created (stat: %v)", err)
 	}
 }

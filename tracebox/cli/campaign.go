@@ -150,7 +150,7 @@ func isTerminal(w io.Writer) bool {
 func campaign(ctx context.Context, c *Config, env Env) int {
 	targets, err := readTargets(c.Targets)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "tracebox: %v\n", err)
+		fmt.Fprintln(env.Stderr, errMsg(err))
 		return 1
 	}
 	o := c.Options()
@@ -158,7 +158,7 @@ func campaign(ctx context.Context, c *Config, env Env) int {
 	if c.Probe != "" {
 		p, err := tracebox.ParseProbe(c.Probe)
 		if err != nil {
-			fmt.Fprintf(env.Stderr, "tracebox: %v\n", err)
+			fmt.Fprintln(env.Stderr, errMsg(err))
 			return 1
 		}
 		o.Probe = p
@@ -182,7 +182,10 @@ func campaign(ctx context.Context, c *Config, env Env) int {
 			w.Flush()
 		}
 		if r.Err != nil {
-			fmt.Fprintf(env.Stderr, "\r%s: %v\n", r.Target, r.Err)
+			if progress {
+				fmt.Fprint(env.Stderr, "\r")
+			}
+			fmt.Fprintf(env.Stderr, "tracebox: %s: %s\n", r.Target, strings.TrimPrefix(r.Err.Error(), "tracebox: "))
 		}
 		if progress {
 			width := 30

@@ -329,7 +329,7 @@ func Main(args []string, env Env) int {
 	if c.Probe != "" {
 		p, err := tracebox.ParseProbe(c.Probe)
 		if err != nil {
-			fmt.Fprintf(env.Stderr, "tracebox: %v\n", err)
+			fmt.Fprintln(env.Stderr, errMsg(err))
 			return 1
 		}
 		o.Probe = p
@@ -365,7 +365,7 @@ func Main(args []string, env Env) int {
 	}
 	res, err := tracebox.Run(ctx, o)
 	if err != nil && res == nil {
-		fmt.Fprintf(env.Stderr, "%v\n", err)
+		fmt.Fprintln(env.Stderr, errMsg(err))
 		return 1
 	}
 	if c.JSON {
@@ -373,7 +373,7 @@ func Main(args []string, env Env) int {
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		w.Flush()
-		fmt.Fprintf(env.Stderr, "%v\n", err)
+		fmt.Fprintln(env.Stderr, errMsg(err))
 		return 1
 	}
 	return 0
@@ -413,8 +413,18 @@ func runLua(ctx context.Context, c *Config, env Env) int {
 		err = L.DoString(c.Inline)
 	}
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "tracebox: %v\n", err)
+		fmt.Fprintln(env.Stderr, errMsg(err))
 		return 1
 	}
 	return 0
+}
+
+// errMsg is how every run-time error is printed: "tracebox: " followed by
+// the message (engine errors that already carry the prefix keep one).
+func errMsg(err error) string {
+	s := err.Error()
+	if !strings.HasPrefix(s, "tracebox: ") {
+		s = "tracebox: " + s
+	}
+	return s
 }

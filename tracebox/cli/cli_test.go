@@ -2,6 +2,8 @@ package cli_test
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -20,5 +22,95 @@ func TestOptionAfterHostIsAnError(t *testing.T) {
 	errb.Reset()
 	if code := cli.Main([]string{"-n", "-m", "2", "1.2.3.4"}, cli.Env{Stdout: &out, Stderr: &errb, Transport: simTransport}); code != 0 || !strings.Contains(out.String(), "2 hops max") {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
+	}
+}
+
+// checkErrLines fails unless stderr is non-empty and every line of it
+// starts with "tracebox: " and contains want. A Lua error's stack
+// traceback continues the message (its lines are not checked).
+func checkErrLines(t *testing.T, stderr, want string) {
+	t.Helper()
+	s := strings.TrimRight(stderr, "\n")
+	if s == "" || !strings.Contains(s, want) {
+		t.Fatalf("stderr %q, want %q in it", stderr, want)
+	}
+	s, _, _ = strings.Cut(s, "\nstack traceback:\n")
+	for _, l := range strings.Split(s, "\n") {
+		if !strings.HasPrefix(l, "tracebox: ") || strings.HasPrefix(l, "tracebox: tracebox: ") {
+			t.Fatalf("stderr line %q does not start with a single \"tracebox: \"\n%s", l, stderr)
+		}
+	}
+}
+
+// Run-time errors are printed with the "tracebox: " prefix, like usage
+// errors, and the rest of the message is kept.
+func TestRunTimeErrorsArePrefixed(t *testing.T) {
+	dir := t.TempDir()
+	targets := filepath.Join(dir, "targets")
+	os.WriteFile(targets, []byte("::1\n"), 0o644)
+	cases := []struct {
+		name string
+		args []string
+		env  cli.Env
+		want string
+	}{
+		{"offline IN missing", []string{"-n", "-i", "pcap:" + filepath.Join(dir, "o.pcap") + ":" + filepath.Join(dir, "missing.pcap"), "1.2.3.4"},
+			cli.Env{}, "missing.pcap: no such file or directory"},
+		{"-f in a missing directory", []string{"-n", "-f", filepath.Join(dir, "nodir", "rec.pcap"), "1.2.3.4"},
+			cli.Env{Transport: simTransport}, "nodir/rec.pcap: no such file or directory"},
+		{"engine error keeps one prefix", []string{"-n", "-p", "TCP", "1.2.3.4"},
+			cli.Env{Transport: simTransport}, "the probe has no IP or IPv6 layer"},
+		{"lua error", []string{"-l", "error('boom')"}, cli.Env{Transport: simTransport}, "boom"},
+		{"campaign targets file missing", []string{"-n", "--targets", filepath.Join(dir, "nofile")},
+			cli.Env{Transport: simTransport}, "nofile: no such file or directory"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			c.env.Stdout, c.env.Stderr = &out, &errb
+			if code := cli.Main(c.args, c.env); code != 1 {
+				t.Fatalf("exit %d, stderr %q", code, errb.String())
+			}
+			checkErrLines(t, errb.String(), c.want)
+		})
+	}
+	// A campaign target that fails is reported as "tracebox: TARGET: ...".
+	var out, errb bytes.Buffer
+	cli.Main([]string{"-n", "-j", "--targets", targets}, cli.Env{Stdout: &out, Stderr: &errb, Transport: simTransport})
+	want := "tracebox: ::1: destination ::1 does not match the probe's IP layer\n"
+	if !strings.HasPrefix(errb.String(), want) {
+		t.Fatalf("stderr %q, want it to start with %q", errb.String(), want)
+	}
+}
+
+// A failed offline run (IN missing or unreadable) does not create OUT, nor
+// truncate an existing OUT.
+func TestOfflineMissingInputCreatesNoOutput(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.pcap")
+	unreadable := filepath.Join(dir, "unreadable.pcap")
+	os.WriteFile(unreadable, []byte("x"), 0o000)
+	ins := []string{filepath.Join(dir, "missing.pcap"), dir}
+	if os.Geteuid() != 0 { // root reads anything
+		ins = append(ins, unreadable)
+	}
+	for _, in := range ins {
+		var stdout, stderr bytes.Buffer
+		code := cli.Main([]string{"-n", "-i", "pcap:" + out + ":" + in, "1.2.3.4"}, cli.Env{Stdout: &stdout, Stderr: &stderr})
+		if code != 1 {
+			t.Fatalf("IN %s: exit %d, stderr %q", in, code, stderr.String())
+		}
+		checkErrLines(t, stderr.String(), in)
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Fatalf("IN %s: OUT was created (stat: %v)", in, err)
+		}
+	}
+	os.WriteFile(out, []byte("keep"), 0o644)
+	var stdout, stderr bytes.Buffer
+	if code := cli.Main([]string{"-n", "-i", "pcap:" + out + ":" + ins[0], "1.2.3.4"}, cli.Env{Stdout: &stdout, Stderr: &stderr}); code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	if b, _ := os.ReadFile(out); string(b) != "keep" {
+		t.Fatalf("an existing OUT was overwritten: %q", b)
 	}
 }
