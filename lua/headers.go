@@ -48,6 +48,36 @@ func l4W(L *glua.LState, want uint8) (*slot, []byte) {
 	return s, d[s.l4Off : s.l4Off+s.l4Len]
 }
 
+// Field getter makers: the getter of a size-byte (1, 2 or 4) big-endian
+// field at off in a view's header, the table form of the views' many
+// one-field getters. Not inlined, like getData.
+
+//go:noinline
+func ethField(off, size int) glua.LGFunction {
+	return func(L *glua.LState) int {
+		s := ethOf(L)
+		L.Push(bigEndian(s.p.Data()[s.macOff+off:], size))
+		return 1
+	}
+}
+
+//go:noinline
+func ipv4Field(off, size int) glua.LGFunction {
+	return func(L *glua.LState) int { _, ip := ipv4Of(L); L.Push(bigEndian(ip[off:], size)); return 1 }
+}
+
+//go:noinline
+func ipv6Field(off, size int) glua.LGFunction {
+	return func(L *glua.LState) int { _, ip := ipv6Of(L); L.Push(bigEndian(ip[off:], size)); return 1 }
+}
+
+// l4Field makes the getter of a field of transport header want.
+//
+//go:noinline
+func l4Field(want uint8, off, size int) glua.LGFunction {
+	return func(L *glua.LState) int { _, t := l4Of(L, want); L.Push(bigEndian(t[off:], size)); return 1 }
+}
+
 // sumOffset is where the transport checksum lives, -1 if absent/unused.
 func (s *slot) sumOffset(seg []byte) int {
 	switch s.l4Proto {
@@ -112,13 +142,9 @@ func checkPrefix(L *glua.LState, n int) netip.Prefix {
 // ---- Ethernet ----
 
 var ethMethods = map[string]glua.LGFunction{
-	"src": func(L *glua.LState) int { s := ethOf(L); L.Push(macString(s.p.Data()[s.macOff+6:])); return 1 },
-	"dst": func(L *glua.LState) int { s := ethOf(L); L.Push(macString(s.p.Data()[s.macOff:])); return 1 },
-	"type": func(L *glua.LState) int {
-		s := ethOf(L)
-		L.Push(num(int(proto.U16(s.p.Data(), s.macOff+12))))
-		return 1
-	},
+	"src":  func(L *glua.LState) int { s := ethOf(L); L.Push(macString(s.p.Data()[s.macOff+6:])); return 1 },
+	"dst":  func(L *glua.LState) int { s := ethOf(L); L.Push(macString(s.p.Data()[s.macOff:])); return 1 },
+	"type": ethField(12, 2),
 	"set_src": func(L *glua.LState) int {
 		s := ethOf(L)
 		m := checkMAC(L, 2)
@@ -160,18 +186,10 @@ func checkMAC(L *glua.LState, n int) [6]byte {
 // ---- IPv4 ----
 
 var ipv4Methods = map[string]glua.LGFunction{
-	"src": func(L *glua.LState) int { _, ip := ipv4Of(L); L.Push(ip4String(ip[proto.IPOffSrc:])); return 1 },
-	"dst": func(L *glua.LState) int { _, ip := ipv4Of(L); L.Push(ip4String(ip[proto.IPOffDst:])); return 1 },
-	"src_u32": func(L *glua.LState) int {
-		_, ip := ipv4Of(L)
-		L.Push(num64(uint64(proto.U32(ip, proto.IPOffSrc))))
-		return 1
-	},
-	"dst_u32": func(L *glua.LState) int {
-		_, ip := ipv4Of(L)
-		L.Push(num64(uint64(proto.U32(ip, proto.IPOffDst))))
-		return 1
-	},
+	"src":     func(L *glua.LState) int { _, ip := ipv4Of(L); L.Push(ip4String(ip[proto.IPOffSrc:])); return 1 },
+	"dst":     func(L *glua.LState) int { _, ip := ipv4Of(L); L.Push(ip4String(ip[proto.IPOffDst:])); return 1 },
+	"src_u32": ipv4Field(proto.IPOffSrc, 4),
+	"dst_u32": ipv4Field(proto.IPOffDst, 4),
 	"src_in": func(L *glua.LState) int {
 		_, ip := ipv4Of(L)
 		return pushBool(L, checkPrefix(L, 2).Contains(netip.AddrFrom4([4]byte(ip[proto.IPOffSrc:proto.IPOffSrc+4]))))
@@ -180,23 +198,15 @@ var ipv4Methods = map[string]glua.LGFunction{
 		_, ip := ipv4Of(L)
 		return pushBool(L, checkPrefix(L, 2).Contains(netip.AddrFrom4([4]byte(ip[proto.IPOffDst:proto.IPOffDst+4]))))
 	},
-	"set_src": func(L *glua.LState) int { setIPv4Addr(L, proto.IPOffSrc); return 0 },
-	"set_dst": func(L *glua.LState) int { setIPv4Addr(L, proto.IPOffDst); return 0 },
-	"proto":   func(L *glua.LState) int { _, ip := ipv4Of(L); L.Push(num(int(ip[proto.IPOffProto]))); return 1 },
-	"ttl":     func(L *glua.LState) int { _, ip := ipv4Of(L); L.Push(num(int(ip[proto.IPOffTTL]))); return 1 },
-	"tos":     func(L *glua.LState) int { _, ip := ipv4Of(L); L.Push(num(int(ip[proto.IPOffTOS]))); return 1 },
-	"len": func(L *glua.LState) int {
-		_, ip := ipv4Of(L)
-		L.Push(num(int(proto.U16(ip, proto.IPOffLen))))
-		return 1
-	},
-	"id":   func(L *glua.LState) int { _, ip := ipv4Of(L); L.Push(num(int(proto.U16(ip, proto.IPOffID)))); return 1 },
-	"hlen": func(L *glua.LState) int { _, ip := ipv4Of(L); L.Push(num(proto.IPv4HeaderLen(ip))); return 1 },
-	"checksum": func(L *glua.LState) int {
-		_, ip := ipv4Of(L)
-		L.Push(num(int(proto.U16(ip, proto.IPOffSum))))
-		return 1
-	},
+	"set_src":  func(L *glua.LState) int { setIPv4Addr(L, proto.IPOffSrc); return 0 },
+	"set_dst":  func(L *glua.LState) int { setIPv4Addr(L, proto.IPOffDst); return 0 },
+	"proto":    ipv4Field(proto.IPOffProto, 1),
+	"ttl":      ipv4Field(proto.IPOffTTL, 1),
+	"tos":      ipv4Field(proto.IPOffTOS, 1),
+	"len":      ipv4Field(proto.IPOffLen, 2),
+	"id":       ipv4Field(proto.IPOffID, 2),
+	"hlen":     func(L *glua.LState) int { _, ip := ipv4Of(L); L.Push(num(proto.IPv4HeaderLen(ip))); return 1 },
+	"checksum": ipv4Field(proto.IPOffSum, 2),
 	"checksum_ok": func(L *glua.LState) int {
 		_, ip := ipv4Of(L)
 		return pushBool(L, proto.Checksum(ip[:proto.IPv4HeaderLen(ip)]) == 0)
@@ -266,10 +276,10 @@ var ipv6Methods = map[string]glua.LGFunction{
 	},
 	"set_src":     func(L *glua.LState) int { setIPv6Addr(L, 8); return 0 },
 	"set_dst":     func(L *glua.LState) int { setIPv6Addr(L, 24); return 0 },
-	"proto":       func(L *glua.LState) int { _, ip := ipv6Of(L); L.Push(num(int(ip[6]))); return 1 },
-	"next_header": func(L *glua.LState) int { _, ip := ipv6Of(L); L.Push(num(int(ip[6]))); return 1 },
-	"ttl":         func(L *glua.LState) int { _, ip := ipv6Of(L); L.Push(num(int(ip[7]))); return 1 },
-	"hop_limit":   func(L *glua.LState) int { _, ip := ipv6Of(L); L.Push(num(int(ip[7]))); return 1 },
+	"proto":       ipv6Field(6, 1),
+	"next_header": ipv6Field(6, 1),
+	"ttl":         ipv6Field(7, 1),
+	"hop_limit":   ipv6Field(7, 1),
 	"tclass":      func(L *glua.LState) int { _, ip := ipv6Of(L); L.Push(num(int(proto.U16(ip, 0)>>4) & 0xff)); return 1 },
 	"tos":         func(L *glua.LState) int { _, ip := ipv6Of(L); L.Push(num(int(proto.U16(ip, 0)>>4) & 0xff)); return 1 },
 	"flow_label": func(L *glua.LState) int {
@@ -277,7 +287,7 @@ var ipv6Methods = map[string]glua.LGFunction{
 		L.Push(num64(uint64(proto.U32(ip, 0) & 0xfffff)))
 		return 1
 	},
-	"plen":          func(L *glua.LState) int { _, ip := ipv6Of(L); L.Push(num(int(proto.U16(ip, 4)))); return 1 },
+	"plen":          ipv6Field(4, 2),
 	"set_ttl":       setHopLimit,
 	"set_hop_limit": setHopLimit,
 	"set_tclass":    setTClass,
@@ -331,27 +341,15 @@ func ip6String(b []byte) glua.LString {
 // ---- TCP ----
 
 var tcpMethods = map[string]glua.LGFunction{
-	"sport":     func(L *glua.LState) int { _, t := l4Of(L, proto.ProtoTCP); L.Push(num(int(proto.U16(t, 0)))); return 1 },
-	"dport":     func(L *glua.LState) int { _, t := l4Of(L, proto.ProtoTCP); L.Push(num(int(proto.U16(t, 2)))); return 1 },
+	"sport":     l4Field(proto.ProtoTCP, 0, 2),
+	"dport":     l4Field(proto.ProtoTCP, 2, 2),
 	"set_sport": func(L *glua.LState) int { setL4Port(L, proto.ProtoTCP, 0); return 0 },
 	"set_dport": func(L *glua.LState) int { setL4Port(L, proto.ProtoTCP, 2); return 0 },
-	"seq": func(L *glua.LState) int {
-		_, t := l4Of(L, proto.ProtoTCP)
-		L.Push(num64(uint64(proto.U32(t, proto.TCPOffSeq))))
-		return 1
-	},
-	"ack": func(L *glua.LState) int {
-		_, t := l4Of(L, proto.ProtoTCP)
-		L.Push(num64(uint64(proto.U32(t, proto.TCPOffAck))))
-		return 1
-	},
-	"set_seq": func(L *glua.LState) int { setTCP32(L, proto.TCPOffSeq); return 0 },
-	"set_ack": func(L *glua.LState) int { setTCP32(L, proto.TCPOffAck); return 0 },
-	"flags": func(L *glua.LState) int {
-		_, t := l4Of(L, proto.ProtoTCP)
-		L.Push(num(int(t[proto.TCPOffFlags])))
-		return 1
-	},
+	"seq":       l4Field(proto.ProtoTCP, proto.TCPOffSeq, 4),
+	"ack":       l4Field(proto.ProtoTCP, proto.TCPOffAck, 4),
+	"set_seq":   func(L *glua.LState) int { setTCP32(L, proto.TCPOffSeq); return 0 },
+	"set_ack":   func(L *glua.LState) int { setTCP32(L, proto.TCPOffAck); return 0 },
+	"flags":     l4Field(proto.ProtoTCP, proto.TCPOffFlags, 1),
 	"has_flags": func(L *glua.LState) int {
 		_, t := l4Of(L, proto.ProtoTCP)
 		m := byte(checkRange(L, 2, 0, 255))
@@ -366,11 +364,7 @@ var tcpMethods = map[string]glua.LGFunction{
 		_ = s
 		return 0
 	},
-	"win": func(L *glua.LState) int {
-		_, t := l4Of(L, proto.ProtoTCP)
-		L.Push(num(int(proto.U16(t, proto.TCPOffWin))))
-		return 1
-	},
+	"win": l4Field(proto.ProtoTCP, proto.TCPOffWin, 2),
 	"set_win": func(L *glua.LState) int {
 		v := checkRange(L, 2, 0, 0xffff)
 		_, t := l4W(L, proto.ProtoTCP)
@@ -384,11 +378,7 @@ var tcpMethods = map[string]glua.LGFunction{
 		L.Push(num(int(t[proto.TCPOffDataOff]>>4) * 4))
 		return 1
 	},
-	"checksum": func(L *glua.LState) int {
-		_, t := l4Of(L, proto.ProtoTCP)
-		L.Push(num(int(proto.U16(t, proto.TCPOffSum))))
-		return 1
-	},
+	"checksum": l4Field(proto.ProtoTCP, proto.TCPOffSum, 2),
 	"checksum_ok": func(L *glua.LState) int {
 		s, _ := l4Of(L, proto.ProtoTCP)
 		return pushBool(L, l4ChecksumOK(s))
@@ -562,20 +552,12 @@ func l4ChecksumOK(s *slot) bool {
 // ---- UDP ----
 
 var udpMethods = map[string]glua.LGFunction{
-	"sport":     func(L *glua.LState) int { _, u := l4Of(L, proto.ProtoUDP); L.Push(num(int(proto.U16(u, 0)))); return 1 },
-	"dport":     func(L *glua.LState) int { _, u := l4Of(L, proto.ProtoUDP); L.Push(num(int(proto.U16(u, 2)))); return 1 },
+	"sport":     l4Field(proto.ProtoUDP, 0, 2),
+	"dport":     l4Field(proto.ProtoUDP, 2, 2),
 	"set_sport": func(L *glua.LState) int { setL4Port(L, proto.ProtoUDP, 0); return 0 },
 	"set_dport": func(L *glua.LState) int { setL4Port(L, proto.ProtoUDP, 2); return 0 },
-	"len": func(L *glua.LState) int {
-		_, u := l4Of(L, proto.ProtoUDP)
-		L.Push(num(int(proto.U16(u, proto.UDPOffLen))))
-		return 1
-	},
-	"checksum": func(L *glua.LState) int {
-		_, u := l4Of(L, proto.ProtoUDP)
-		L.Push(num(int(proto.U16(u, proto.UDPOffSum))))
-		return 1
-	},
+	"len":       l4Field(proto.ProtoUDP, proto.UDPOffLen, 2),
+	"checksum":  l4Field(proto.ProtoUDP, proto.UDPOffSum, 2),
 	"checksum_ok": func(L *glua.LState) int {
 		s, _ := l4Of(L, proto.ProtoUDP)
 		return pushBool(L, l4ChecksumOK(s))
@@ -587,37 +569,32 @@ var udpMethods = map[string]glua.LGFunction{
 // ---- ICMP / ICMPv6 ----
 
 var icmpMethods = map[string]glua.LGFunction{
-	"type": func(L *glua.LState) int { _, c := l4Of(L, proto.ProtoICMP); L.Push(num(int(c[0]))); return 1 },
-	"code": func(L *glua.LState) int { _, c := l4Of(L, proto.ProtoICMP); L.Push(num(int(c[1]))); return 1 },
-	"checksum": func(L *glua.LState) int {
-		_, c := l4Of(L, proto.ProtoICMP)
-		L.Push(num(int(proto.U16(c, 2))))
-		return 1
-	},
+	"type":     l4Field(proto.ProtoICMP, 0, 1),
+	"code":     l4Field(proto.ProtoICMP, 1, 1),
+	"checksum": l4Field(proto.ProtoICMP, 2, 2),
 	"checksum_ok": func(L *glua.LState) int {
 		s, _ := l4Of(L, proto.ProtoICMP)
 		return pushBool(L, l4ChecksumOK(s))
 	},
-	"id": func(L *glua.LState) int {
-		_, c := l4Of(L, proto.ProtoICMP)
-		if len(c) < 8 {
-			L.Push(glua.LNil)
-		} else {
-			L.Push(num(int(proto.U16(c, 4))))
-		}
-		return 1
-	},
-	"seq": func(L *glua.LState) int {
-		_, c := l4Of(L, proto.ProtoICMP)
-		if len(c) < 8 {
-			L.Push(glua.LNil)
-		} else {
-			L.Push(num(int(proto.U16(c, 6))))
-		}
-		return 1
-	},
+	"id":       echoField(4),
+	"seq":      echoField(6),
 	"set_type": func(L *glua.LState) int { setICMPByte(L, 0); return 0 },
 	"set_code": func(L *glua.LState) int { setICMPByte(L, 1); return 0 },
+}
+
+// echoField makes the getter of the 16-bit echo field at off (identifier
+// or sequence number): nil when the ICMP header is too short to hold it.
+//
+//go:noinline
+func echoField(off int) glua.LGFunction {
+	return func(L *glua.LState) int {
+		if _, c := l4Of(L, proto.ProtoICMP); len(c) >= 8 {
+			L.Push(num(int(proto.U16(c, off))))
+		} else {
+			L.Push(glua.LNil)
+		}
+		return 1
+	}
 }
 
 func setICMPByte(L *glua.LState, off int) {

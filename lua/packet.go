@@ -376,71 +376,15 @@ func installPacketTypes(L *glua.LState) {
 // ---- packet methods ----
 
 var packetMethods = map[string]glua.LGFunction{
-	"len": func(L *glua.LState) int { L.Push(num(self(L).p.Len())); return 1 },
-	"byte": func(L *glua.LState) int {
-		s := self(L)
-		d := s.p.Data()
-		L.Push(num(int(d[checkOff(L, 2, 1, len(d))])))
-		return 1
-	},
-	"u16": func(L *glua.LState) int {
-		s := self(L)
-		d := s.p.Data()
-		L.Push(num(int(binary.BigEndian.Uint16(d[checkOff(L, 2, 2, len(d)):]))))
-		return 1
-	},
-	"u32": func(L *glua.LState) int {
-		s := self(L)
-		d := s.p.Data()
-		L.Push(num64(uint64(binary.BigEndian.Uint32(d[checkOff(L, 2, 4, len(d)):]))))
-		return 1
-	},
-	"set_byte": func(L *glua.LState) int {
-		s := self(L)
-		off := checkOff(L, 2, 1, s.p.Len())
-		v := checkRange(L, 3, 0, 255)
-		s.writable(L)[off] = byte(v)
-		s.parsed = false
-		return 0
-	},
-	"set_u16": func(L *glua.LState) int {
-		s := self(L)
-		off := checkOff(L, 2, 2, s.p.Len())
-		v := checkRange(L, 3, 0, 0xffff)
-		binary.BigEndian.PutUint16(s.writable(L)[off:], uint16(v))
-		s.parsed = false
-		return 0
-	},
-	"set_u32": func(L *glua.LState) int {
-		s := self(L)
-		off := checkOff(L, 2, 4, s.p.Len())
-		v := checkRange(L, 3, 0, 0xffffffff)
-		binary.BigEndian.PutUint32(s.writable(L)[off:], uint32(v))
-		s.parsed = false
-		return 0
-	},
-	"bytes": func(L *glua.LState) int {
-		s := self(L)
-		d := s.p.Data()
-		off := L.OptInt(2, 0)
-		n := L.OptInt(3, len(d)-off)
-		if off < 0 || n < 0 || off+n > len(d) {
-			L.ArgError(2, fmt.Sprintf("range %d+%d out of packet (length %d)", off, n, len(d)))
-		}
-		L.Push(glua.LString(d[off : off+n]))
-		return 1
-	},
-	"hex": func(L *glua.LState) int {
-		s := self(L)
-		d := s.p.Data()
-		off := L.OptInt(2, 0)
-		n := L.OptInt(3, len(d)-off)
-		if off < 0 || n < 0 || off+n > len(d) {
-			L.ArgError(2, fmt.Sprintf("range %d+%d out of packet (length %d)", off, n, len(d)))
-		}
-		L.Push(glua.LString(hex.EncodeToString(d[off : off+n])))
-		return 1
-	},
+	"len":      func(L *glua.LState) int { L.Push(num(self(L).p.Len())); return 1 },
+	"byte":     getData(1),
+	"u16":      getData(2),
+	"u32":      getData(4),
+	"set_byte": setData(1),
+	"set_u16":  setData(2),
+	"set_u32":  setData(4),
+	"bytes":    func(L *glua.LState) int { L.Push(glua.LString(optSpan(L))); return 1 },
+	"hex":      func(L *glua.LState) int { L.Push(glua.LString(hex.EncodeToString(optSpan(L)))); return 1 },
 	"set_bytes": func(L *glua.LState) int {
 		s := self(L)
 		str := L.CheckString(3)
@@ -449,58 +393,14 @@ var packetMethods = map[string]glua.LGFunction{
 		s.parsed = false
 		return 0
 	},
-	"eth": func(L *glua.LState) int {
-		s := self(L)
-		if s.macOff < 0 {
-			L.Push(glua.LNil)
-		} else {
-			L.Push(s.eth)
-		}
-		return 1
-	},
-	"ip": func(L *glua.LState) int {
-		s := self(L)
-		if s.ipOff < 0 {
-			L.Push(glua.LNil)
-		} else {
-			L.Push(s.ip)
-		}
-		return 1
-	},
-	"ip6": func(L *glua.LState) int {
-		s := self(L)
-		if s.ip6Off < 0 {
-			L.Push(glua.LNil)
-		} else {
-			L.Push(s.ip6)
-		}
-		return 1
-	},
-	"tcp": func(L *glua.LState) int {
-		s := self(L)
-		if s.l4Proto != proto.ProtoTCP {
-			L.Push(glua.LNil)
-		} else {
-			L.Push(s.tcp)
-		}
-		return 1
-	},
-	"udp": func(L *glua.LState) int {
-		s := self(L)
-		if s.l4Proto != proto.ProtoUDP {
-			L.Push(glua.LNil)
-		} else {
-			L.Push(s.udp)
-		}
-		return 1
-	},
+	"eth": func(L *glua.LState) int { s := self(L); L.Push(view(s.macOff >= 0, s.eth)); return 1 },
+	"ip":  func(L *glua.LState) int { s := self(L); L.Push(view(s.ipOff >= 0, s.ip)); return 1 },
+	"ip6": func(L *glua.LState) int { s := self(L); L.Push(view(s.ip6Off >= 0, s.ip6)); return 1 },
+	"tcp": func(L *glua.LState) int { s := self(L); L.Push(view(s.l4Proto == proto.ProtoTCP, s.tcp)); return 1 },
+	"udp": func(L *glua.LState) int { s := self(L); L.Push(view(s.l4Proto == proto.ProtoUDP, s.udp)); return 1 },
 	"icmp": func(L *glua.LState) int {
 		s := self(L)
-		if s.l4Proto != proto.ProtoICMP && s.l4Proto != proto.ProtoICMPv6 {
-			L.Push(glua.LNil)
-		} else {
-			L.Push(s.icmp)
-		}
+		L.Push(view(s.l4Proto == proto.ProtoICMP || s.l4Proto == proto.ProtoICMPv6, s.icmp))
 		return 1
 	},
 	"ip_offset": func(L *glua.LState) int {
@@ -583,6 +483,76 @@ var packetMethods = map[string]glua.LGFunction{
 		fixChecksums(s)
 		return 0
 	},
+}
+
+// getData makes p:byte(off), p:u16(off) and p:u32(off): the getter of the
+// size-byte big-endian number at a packet offset.
+//
+// Getter makers are not inlined: inlined, their closures would belong to
+// the huge init function, in which the compiler inlines almost nothing.
+//
+//go:noinline
+func getData(size int) glua.LGFunction {
+	return func(L *glua.LState) int {
+		d := self(L).p.Data()
+		L.Push(bigEndian(d[checkOff(L, 2, size, len(d)):], size))
+		return 1
+	}
+}
+
+// setData makes p:set_byte(off, v), p:set_u16(off, v) and p:set_u32(off, v).
+//
+//go:noinline
+func setData(size int) glua.LGFunction {
+	limit := int64(1)<<(8*size) - 1
+	return func(L *glua.LState) int {
+		s := self(L)
+		off := checkOff(L, 2, size, s.p.Len())
+		v := checkRange(L, 3, 0, limit)
+		d := s.writable(L)[off:]
+		switch size {
+		case 1:
+			d[0] = byte(v)
+		case 2:
+			binary.BigEndian.PutUint16(d, uint16(v))
+		default:
+			binary.BigEndian.PutUint32(d, uint32(v))
+		}
+		s.parsed = false
+		return 0
+	}
+}
+
+// bigEndian is the size-byte (1, 2 or 4) big-endian number at the start
+// of b.
+func bigEndian(b []byte, size int) glua.LValue {
+	switch size {
+	case 1:
+		return num(int(b[0]))
+	case 2:
+		return num(int(binary.BigEndian.Uint16(b)))
+	}
+	return num64(uint64(binary.BigEndian.Uint32(b)))
+}
+
+// optSpan returns the packet bytes from the optional offset (argument 2,
+// default 0) for the optional length (argument 3, default the rest).
+func optSpan(L *glua.LState) []byte {
+	d := self(L).p.Data()
+	off := L.OptInt(2, 0)
+	n := L.OptInt(3, len(d)-off)
+	if off < 0 || n < 0 || off+n > len(d) {
+		L.ArgError(2, fmt.Sprintf("range %d+%d out of packet (length %d)", off, n, len(d)))
+	}
+	return d[off : off+n]
+}
+
+// view is a header view, or nil when the packet has no such header.
+func view(ok bool, v *glua.LUserData) glua.LValue {
+	if ok {
+		return v
+	}
+	return glua.LNil
 }
 
 func pushOff(L *glua.LState, o int) int {

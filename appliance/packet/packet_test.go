@@ -179,6 +179,11 @@ func TestBatchFilter(t *testing.T) {
 	if !bytes.Equal(kept, []byte{0, 2, 4, 6, 8}) || !bytes.Equal(dropped, []byte{1, 3, 5, 7, 9}) {
 		t.Errorf("kept %v dropped %v", kept, dropped)
 	}
+	for i := b.N; i < 10; i++ {
+		if b.P[i] != nil {
+			t.Errorf("slot %d still holds a packet after compaction", i)
+		}
+	}
 }
 
 func BenchmarkCloneFreeBatch32(b *testing.B) {

@@ -126,20 +126,11 @@ func (r *ARPResponder) lookup(ip uint32) *responderEntry {
 // Process answers what it can in place; other packets leave on output 1
 // (or are dropped without it). The runtime adapts it to push and pull.
 func (r *ARPResponder) Process(ctx *core.Ctx, b *packet.Batch) {
-	j := 0
-	for i := 0; i < b.N; i++ {
-		p := b.P[i]
-		if !r.answer(ctx, p) {
-			r.others++
-			r.Reject(ctx, p)
-			continue
-		}
-		r.replies++
-		b.P[j] = p
-		j++
-	}
-	clear(b.P[j:b.N])
-	b.N = j
+	n := b.N
+	b.Filter(func(p *packet.Packet) bool { return r.answer(ctx, p) },
+		func(p *packet.Packet) { r.Reject(ctx, p) })
+	r.replies += uint64(b.N)
+	r.others += uint64(n - b.N)
 }
 
 // answer rewrites an ARP request it can answer into the reply.

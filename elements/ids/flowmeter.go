@@ -3,14 +3,13 @@ package ids
 import (
 	"errors"
 	"fmt"
-	"math/bits"
-	"math/rand/v2"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"flowbox/appliance/core"
+	"flowbox/appliance/flowtable"
 	"flowbox/appliance/packet"
 )
 
@@ -21,41 +20,17 @@ type FlowMeter struct {
 	timeout, reapInterval int64
 	capacity              int
 
-	slots []fmSlot
-	mask  uint32
-	seed  uint64
-	flows []fmFlow
-	free  []int32
-	used  int // high-water mark of flow indexes
+	flows *flowtable.Table[fmFlow]
 
 	created, expired, overflows, nonIP uint64
 	now, lastFullReap                  int64
 	timer                              *core.Timer
 }
 
-type fmSlot struct {
-	hash uint32 // 0 = empty
-	idx  int32
-}
-
+// fmFlow is the state of one flow; the table holds its tuple as the key.
 type fmFlow struct {
-	key         fmKey
-	t           tuple
 	first, last int64
 	pkts, bytes uint64
-	live        bool
-}
-
-// fmKey is the tuple packed in two words for hashing and comparing.
-type fmKey struct{ a, b uint64 }
-
-func keyOf(t tuple) fmKey {
-	return fmKey{a: uint64(t.src)<<32 | uint64(t.dst), b: uint64(t.sport)<<24 | uint64(t.dport)<<8 | uint64(t.proto)}
-}
-
-func (k fmKey) hash(seed uint64) uint32 {
-	h := (k.a^seed)*0x9e3779b97f4a7c15 + (k.b^seed>>17)*0xbf58476d1ce4e5b9
-	return uint32(h>>32) | 1
 }
 
 const (
@@ -129,21 +104,8 @@ func (m *FlowMeter) Configure(a *core.Args) error {
 		reap = timeout
 	}
 	m.timeout, m.reapInterval = int64(timeout), int64(reap)
-	m.alloc()
+	m.flows = flowtable.New[fmFlow](m.capacity, 1)
 	return nil
-}
-
-func (m *FlowMeter) alloc() {
-	n := 1 << bits.Len(uint(2*m.capacity-1)) // load <= 1/2
-	m.slots = make([]fmSlot, n)
-	m.mask = uint32(n - 1)
-	m.seed = rand.Uint64()
-	m.flows = make([]fmFlow, m.capacity)
-	m.free = make([]int32, m.capacity)
-	for i := range m.free {
-		m.free[i] = int32(m.capacity - 1 - i)
-	}
-	m.used = 0
 }
 
 // Initialize arms the reaper.
@@ -165,12 +127,7 @@ func (m *FlowMeter) reap(ctx *core.Ctx) {
 }
 
 func (m *FlowMeter) expire(now int64) {
-	for i := 0; i < m.used; i++ {
-		if f := &m.flows[i]; f.live && f.last+m.timeout <= now {
-			m.remove(int32(i))
-			m.expired++
-		}
-	}
+	m.expired += uint64(m.flows.RemoveFunc(func(_ int32, f *fmFlow) bool { return f.last+m.timeout <= now }))
 }
 
 // Process meters every packet of the batch and passes it on.
@@ -183,21 +140,18 @@ func (m *FlowMeter) Process(ctx *core.Ctx, b *packet.Batch) {
 			m.nonIP++
 			continue
 		}
-		t, ok := flowOf(ip)
+		k, ok := flowOf(ip)
 		if !ok {
 			m.nonIP++
 			continue
 		}
-		m.account(t, uint64(len(ip)), now)
+		m.account(k, uint64(len(ip)), now)
 	}
 }
 
-func (m *FlowMeter) account(t tuple, n uint64, now int64) {
-	k := keyOf(t)
-	h := k.hash(m.seed)
-	fi := m.lookup(k, h)
-	if fi >= 0 {
-		f := &m.flows[fi]
+func (m *FlowMeter) account(k flowtable.Key, n uint64, now int64) {
+	if fi, _ := m.flows.Lookup(k); fi >= 0 {
+		f := m.flows.At(fi)
 		if f.last+m.timeout <= now { // expired, not yet reaped: start over
 			m.expired++
 			m.created++
@@ -208,79 +162,37 @@ func (m *FlowMeter) account(t tuple, n uint64, now int64) {
 		f.bytes += n
 		return
 	}
-	if len(m.free) == 0 {
+	if m.flows.Full() {
 		if m.lastFullReap != 0 && now-m.lastFullReap < fmFullReapGap {
 			m.overflows++
 			return
 		}
 		m.lastFullReap = now
 		m.expire(now)
-		if len(m.free) == 0 {
+		if m.flows.Full() {
 			m.overflows++
 			return
 		}
 	}
-	fi = m.free[len(m.free)-1]
-	m.free = m.free[:len(m.free)-1]
-	if int(fi) >= m.used {
-		m.used = int(fi) + 1
-	}
-	m.flows[fi] = fmFlow{key: k, t: t, first: now, last: now, pkts: 1, bytes: n, live: true}
-	i := h & m.mask
-	for m.slots[i].hash != 0 {
-		i = (i + 1) & m.mask
-	}
-	m.slots[i] = fmSlot{hash: h, idx: fi}
+	fi := m.flows.Insert(k)
+	*m.flows.At(fi) = fmFlow{first: now, last: now, pkts: 1, bytes: n}
 	m.created++
 }
 
-func (m *FlowMeter) lookup(k fmKey, h uint32) int32 {
-	for i := h & m.mask; ; i = (i + 1) & m.mask {
-		s := m.slots[i]
-		if s.hash == 0 {
-			return -1
-		}
-		if s.hash == h && m.flows[s.idx].key == k {
-			return s.idx
-		}
-	}
-}
-
-// remove frees flow fi and closes the hole in its probe run (no tombstones).
-func (m *FlowMeter) remove(fi int32) {
-	f := &m.flows[fi]
-	h := f.key.hash(m.seed)
-	i := h & m.mask
-	for m.slots[i].idx != fi || m.slots[i].hash != h {
-		if m.slots[i].hash == 0 {
-			return
-		}
-		i = (i + 1) & m.mask
-	}
-	for j := (i + 1) & m.mask; m.slots[j].hash != 0; j = (j + 1) & m.mask {
-		home := m.slots[j].hash & m.mask
-		if (j-home)&m.mask >= (j-i)&m.mask {
-			m.slots[i] = m.slots[j]
-			i = j
-		}
-	}
-	m.slots[i] = fmSlot{}
-	f.live = false
-	m.free = append(m.free, fi)
-}
-
 // Len is the number of live flows.
-func (m *FlowMeter) Len() int { return len(m.flows) - len(m.free) }
+func (m *FlowMeter) Len() int { return m.flows.Len() }
 
 // Flow returns the counts of the flow with the given tuple (proto, source,
 // destination, ports) if it is live.
 func (m *FlowMeter) Flow(protocol uint8, src, dst uint32, sport, dport uint16) (pkts, bytes uint64, ok bool) {
-	k := keyOf(tuple{src: src, dst: dst, sport: sport, dport: dport, proto: protocol})
-	fi := m.lookup(k, k.hash(m.seed))
-	if fi < 0 || m.flows[fi].last+m.timeout <= m.now {
+	fi, _ := m.flows.Lookup(flowtable.Tuple{Src: src, Dst: dst, Sport: sport, Dport: dport, Proto: protocol}.Key())
+	if fi < 0 {
 		return 0, 0, false
 	}
-	return m.flows[fi].pkts, m.flows[fi].bytes, true
+	if f := m.flows.At(fi); f.last+m.timeout > m.now {
+		return f.pkts, f.bytes, true
+	}
+	return 0, 0, false
 }
 
 // Handlers lists the flow cache handlers.
@@ -294,13 +206,7 @@ func (m *FlowMeter) Handlers() []core.Handler {
 		core.ReadOnly("capacity", func() string { return strconv.Itoa(m.capacity) }),
 		{Name: "top", Read: m.readTop},
 		core.ReadOnly("flows", func() string { return m.top(-1, false) }),
-		core.Action("clear", func() {
-			for i := 0; i < m.used; i++ {
-				if m.flows[i].live {
-					m.remove(int32(i))
-				}
-			}
-		}),
+		core.Action("clear", func() { m.flows.RemoveFunc(func(int32, *fmFlow) bool { return true }) }),
 	}
 }
 
@@ -326,10 +232,14 @@ func (m *FlowMeter) readTop(arg string) (string, error) {
 // top prints the n biggest live flows (all when n < 0), one per line:
 // "tcp 10.0.1.2:1234 > 10.0.2.2:80 packets 12 bytes 3456 age 3s idle 0s".
 func (m *FlowMeter) top(n int, byPkts bool) string {
-	var live []*fmFlow
-	for i := 0; i < m.used; i++ {
-		if f := &m.flows[i]; f.live && f.last+m.timeout > m.now {
-			live = append(live, f)
+	type flow struct {
+		t tuple
+		*fmFlow
+	}
+	var live []flow
+	for i, f := range m.flows.All() {
+		if f.last+m.timeout > m.now {
+			live = append(live, flow{tuple(m.flows.Key(i, 0).Tuple()), f})
 		}
 	}
 	sort.Slice(live, func(i, j int) bool {
@@ -360,14 +270,14 @@ func (m *FlowMeter) TakeState(old core.Element) {
 		return
 	}
 	m.created, m.expired, m.overflows, m.nonIP = o.created, o.expired, o.overflows, o.nonIP
-	for i := 0; i < o.used && len(m.free) > 0; i++ {
-		f := &o.flows[i]
-		if !f.live {
-			continue
+	for i, f := range o.flows.All() {
+		if m.flows.Full() {
+			break
 		}
-		m.account(f.t, 0, f.last)
-		if fi := m.lookup(f.key, f.key.hash(m.seed)); fi >= 0 {
-			nf := &m.flows[fi]
+		k := o.flows.Key(i, 0)
+		m.account(k, 0, f.last)
+		if fi, _ := m.flows.Lookup(k); fi >= 0 {
+			nf := m.flows.At(fi)
 			nf.first, nf.pkts, nf.bytes = f.first, f.pkts, f.bytes
 		}
 	}

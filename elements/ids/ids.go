@@ -4,23 +4,21 @@
 package ids
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 
+	"flowbox/appliance/flowtable"
 	"flowbox/appliance/packet"
 	"flowbox/appliance/proto"
 )
 
-// tuple is a flow's 5-tuple in host byte order.
-type tuple struct {
-	src, dst     uint32
-	sport, dport uint16
-	proto        uint8
-}
+// tuple is a flow's 5-tuple in host byte order, for printing.
+type tuple flowtable.Tuple
 
 func (t tuple) String() string {
-	name := fmt.Sprint(t.proto)
-	switch t.proto {
+	name := fmt.Sprint(t.Proto)
+	switch t.Proto {
 	case proto.ProtoTCP:
 		name = "tcp"
 	case proto.ProtoUDP:
@@ -28,7 +26,7 @@ func (t tuple) String() string {
 	case proto.ProtoICMP:
 		name = "icmp"
 	}
-	return fmt.Sprintf("%s %s:%d > %s:%d", name, addr(t.src), t.sport, addr(t.dst), t.dport)
+	return fmt.Sprintf("%s %s:%d > %s:%d", name, addr(t.Src), t.Sport, addr(t.Dst), t.Dport)
 }
 
 func addr(a uint32) string {
@@ -59,28 +57,28 @@ func ipHeader(p *packet.Packet) []byte {
 	return ip
 }
 
-// flowOf reads the 5-tuple of an IPv4 packet. TCP and UDP (first
+// flowOf reads the 5-tuple of an IPv4 packet, packed. TCP and UDP (first
 // fragments) carry their ports, ICMP its type and code as the source
 // "port"; everything else has ports 0. ok is false for a TCP/UDP first
-// fragment too short for its ports.
-func flowOf(ip []byte) (t tuple, ok bool) {
-	t = tuple{src: proto.U32(ip, proto.IPOffSrc), dst: proto.U32(ip, proto.IPOffDst), proto: ip[proto.IPOffProto]}
-	if !proto.IsFirstFragment(ip) {
-		return t, true
-	}
-	l4 := ip[int(ip[0]&0x0f)<<2:]
-	switch t.proto {
-	case proto.ProtoTCP, proto.ProtoUDP:
-		if len(l4) < 4 {
-			return t, false
+// fragment too short for its ports (the key then has ports 0).
+func flowOf(ip []byte) (k flowtable.Key, ok bool) {
+	addrs, ipProto := binary.BigEndian.Uint64(ip[proto.IPOffSrc:]), ip[proto.IPOffProto]
+	var ports uint32 // source port << 16 | destination port
+	ok = true
+	if proto.IsFirstFragment(ip) {
+		l4 := ip[int(ip[0]&0x0f)<<2:]
+		switch ipProto {
+		case proto.ProtoTCP, proto.ProtoUDP:
+			if ok = len(l4) >= 4; ok {
+				ports = binary.BigEndian.Uint32(l4)
+			}
+		case proto.ProtoICMP:
+			if len(l4) >= 2 {
+				ports = uint32(proto.U16(l4, 0)) << 16
+			}
 		}
-		t.sport, t.dport = proto.U16(l4, 0), proto.U16(l4, 2)
-	case proto.ProtoICMP:
-		if len(l4) >= 2 {
-			t.sport = uint16(l4[0])<<8 | uint16(l4[1])
-		}
 	}
-	return t, true
+	return flowtable.WireKey(addrs, ports, ipProto), ok
 }
 
 // payload returns the TCP or UDP payload of an IPv4 first fragment, and

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"flowbox/appliance/core"
+	"flowbox/appliance/flowtable"
 	"flowbox/appliance/packet"
 )
 
@@ -36,7 +37,7 @@ type PatternMatch struct {
 
 type alert struct {
 	when    int64
-	t       tuple
+	flow    flowtable.Key
 	pattern uint16
 	more    uint16 // further patterns matched by the same packet
 }
@@ -274,15 +275,15 @@ func (pm *PatternMatch) scan(ctx *core.Ctx, p *packet.Packet) bool {
 		return false
 	}
 	pm.matched++
-	t, _ := flowOf(ip)
+	flow, _ := flowOf(ip)
 	a := &pm.ring[pm.head%uint64(len(pm.ring))]
-	*a = alert{when: ctx.Now, t: t, pattern: first, more: uint16(min(found-1, 0xffff))}
+	*a = alert{when: ctx.Now, flow: flow, pattern: first, more: uint16(min(found-1, 0xffff))}
 	pm.head++
 	return true
 }
 
 func (pm *PatternMatch) describe(a *alert) string {
-	s := fmt.Sprintf("alert %s %s", pm.names[a.pattern], a.t)
+	s := fmt.Sprintf("alert %s %s", pm.names[a.pattern], tuple(a.flow.Tuple()))
 	if a.more > 0 {
 		s += fmt.Sprintf(" (+%d patterns)", a.more)
 	}

@@ -10,9 +10,9 @@ package nat
 
 import (
 	"fmt"
-	"math/bits"
-	"math/rand/v2"
 	"net/netip"
+
+	"flowbox/appliance/flowtable"
 )
 
 // Directions of a flow.
@@ -21,14 +21,10 @@ const (
 	DirReply   = 1 // packets coming back to the rewritten tuple
 )
 
-// FlowKey is a 5-tuple as it appears in a packet. It is a fixed-size,
-// comparable value (16 bytes with padding) so the table compares keys with
-// a few word compares and never allocates.
-type FlowKey struct {
-	Src, Dst     uint32 // IPv4 addresses, host byte order
-	Sport, Dport uint16
-	Proto        uint8
-}
+// FlowKey is a 5-tuple as it appears in a packet (addresses and ports in
+// host byte order). It is a fixed-size, comparable value; the table keys
+// flows by its packed two-word form.
+type FlowKey flowtable.Tuple
 
 // Reverse returns the tuple of a packet travelling the other way.
 func (k FlowKey) Reverse() FlowKey {
@@ -44,23 +40,8 @@ func addrString(a uint32) string {
 	return netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}).String()
 }
 
-// packedKey is a FlowKey in two machine words, the form the table hashes
-// and compares: a = src<<32 | dst, b = sport<<24 | dport<<8 | proto. The
-// packet path builds it straight from the headers with two loads.
-type packedKey struct{ a, b uint64 }
-
-func (k FlowKey) pack() packedKey {
-	return packedKey{a: uint64(k.Src)<<32 | uint64(k.Dst),
-		b: uint64(k.Sport)<<24 | uint64(k.Dport)<<8 | uint64(k.Proto)}
-}
-
-// hash is a two-word multiply-shift hash keyed by the table's random seed
-// (so remote hosts cannot aim tuples at one bucket). It is never 0, so a
-// zero hash marks an empty slot.
-func (k packedKey) hash(seed uint64) uint32 {
-	h := (k.a^seed)*0x9e3779b97f4a7c15 + (k.b^seed>>17)*0xbf58476d1ce4e5b9
-	return uint32(h>>32) | 1
-}
+// pack returns the key in the table's two-word form.
+func (k FlowKey) pack() flowtable.Key { return flowtable.Tuple(k).Key() }
 
 // Flow is one NAT session: the forward and reply tuples, where each
 // direction's packets go, when the session expires, and TCP bookkeeping.
@@ -68,16 +49,14 @@ func (k packedKey) hash(seed uint64) uint32 {
 // direction d arrive with, Rewritten(d) the tuple they leave with.
 type Flow struct {
 	Key    [2]FlowKey // arriving tuple per direction
-	packed [2]packedKey
-	Output [2]uint16 // output port per direction
-	Input  uint16    // input port whose spec created the flow
-	Expiry int64     // Unix ns; the flow is dead at or after this time
+	Output [2]uint16  // output port per direction
+	Input  uint16     // input port whose spec created the flow
+	Expiry int64      // Unix ns; the flow is dead at or after this time
 
-	timeout int64     // current idle timeout, refreshed on every packet
-	ipDelta uint32    // one's-complement IP header delta, forward direction
-	l4Delta uint32    // same, with the ports added (TCP/UDP checksum)
-	state   flowState // TCP FIN/RST and bidirectional tracking
-	live    bool
+	timeout int64       // current idle timeout, refreshed on every packet
+	ipDelta uint32      // one's-complement IP header delta, forward direction
+	l4Delta uint32      // same, with the ports added (TCP/UDP checksum)
+	state   flowState   // TCP FIN/RST and bidirectional tracking
 	seq     [2]seqDelta // TCPRewriter sequence-number shifts per direction
 }
 
@@ -98,9 +77,6 @@ func (s flowState) done() bool {
 // Rewritten returns the tuple packets of direction dir leave with: the
 // reverse of the other direction's arriving tuple.
 func (f *Flow) Rewritten(dir int) FlowKey { return f.Key[1-dir].Reverse() }
-
-// Live reports whether the flow slot holds a session.
-func (f *Flow) Live() bool { return f.live }
 
 // Done reports whether the TCP session has ended (RST, or FIN both ways).
 func (f *Flow) Done() bool { return f.state.done() }
@@ -140,170 +116,70 @@ func (f *Flow) delta(dir int, l4 bool) uint32 {
 	return d
 }
 
-// slot is one open-addressing bucket: the key's hash (0 = empty) and a
-// reference to the flow direction (flow index << 1 | direction).
-type slot struct {
-	hash uint32
-	ref  uint32
-}
-
 // FlowTable holds up to a fixed number of flows in preallocated storage and
-// indexes both directions of each in an open-addressing hash table with
-// linear probing. Deletion shifts the following run back (no tombstones),
-// so probe sequences never degrade. The slot array has at least four times
-// as many buckets as flows (two keys per flow, load <= 1/2).
+// indexes both directions of each (way 0 is DirForward, way 1 DirReply) in
+// a flowtable.Table, so one lookup finds the flow and the direction.
 type FlowTable struct {
-	slots []slot
-	mask  uint32
-	seed  uint64
-	flows []Flow
-	free  []int32 // stack of unused flow indexes
-	used  int     // high-water mark of flow indexes ever handed out
+	t flowtable.Table[Flow] // held by value: one pointer less on the packet path
 }
 
 // NewFlowTable returns a table for capacity flows.
 func NewFlowTable(capacity int) *FlowTable {
-	if capacity < 1 {
-		capacity = 1
-	}
-	nslots := 1 << bits.Len(uint(4*capacity-1))
-	t := &FlowTable{
-		slots: make([]slot, nslots),
-		mask:  uint32(nslots - 1),
-		seed:  rand.Uint64(),
-		flows: make([]Flow, capacity),
-		free:  make([]int32, capacity),
-	}
-	for i := range t.free {
-		t.free[i] = int32(capacity - 1 - i) // pop hands out index 0 first
-	}
-	return t
+	return &FlowTable{t: *flowtable.New[Flow](capacity, 2)}
 }
 
 // Len is the number of live flows.
-func (t *FlowTable) Len() int { return len(t.flows) - len(t.free) }
+func (t *FlowTable) Len() int { return t.t.Len() }
 
 // Cap is the most flows the table holds.
-func (t *FlowTable) Cap() int { return len(t.flows) }
+func (t *FlowTable) Cap() int { return t.t.Cap() }
 
 // Full reports whether no flow slot is free.
-func (t *FlowTable) Full() bool { return len(t.free) == 0 }
+func (t *FlowTable) Full() bool { return t.t.Full() }
 
 // Flow returns flow i (live or not).
-func (t *FlowTable) Flow(i int32) *Flow { return &t.flows[i] }
+func (t *FlowTable) Flow(i int32) *Flow { return t.t.At(i) }
 
 // Lookup finds the flow direction whose arriving tuple is k. It returns
 // the flow index and direction, or -1.
-func (t *FlowTable) Lookup(k FlowKey) (int32, int) { return t.lookup(k.pack()) }
+func (t *FlowTable) Lookup(k FlowKey) (int32, int) { return t.t.Lookup(k.pack()) }
 
-func (t *FlowTable) lookup(k packedKey) (int32, int) {
-	h := k.hash(t.seed)
-	slots := t.slots
-	for i := h & t.mask; ; i = (i + 1) & t.mask {
-		s := slots[i]
-		if s.hash == h {
-			fi, dir := int32(s.ref>>1), int(s.ref&1)
-			if t.flows[fi].packed[dir] == k {
-				return fi, dir
-			}
-		} else if s.hash == 0 {
-			return -1, 0
-		}
-	}
-}
+// lookup is Lookup for a key already packed (built from packet bytes).
+func (t *FlowTable) lookup(k flowtable.Key) (int32, int) { return t.t.Lookup(k) }
 
 // Insert stores a new flow with the given forward and reply arriving
 // tuples and returns its index, or -1 when the table is full. The caller
 // makes sure neither key is present.
 func (t *FlowTable) Insert(fwd, reply FlowKey) int32 {
-	n := len(t.free)
-	if n == 0 {
-		return -1
+	fi := t.t.InsertPair(fwd.pack(), reply.pack())
+	if fi >= 0 {
+		f := t.t.At(fi)
+		*f = Flow{Key: [2]FlowKey{fwd, reply}}
+		f.setDeltas()
 	}
-	fi := t.free[n-1]
-	t.free = t.free[:n-1]
-	if int(fi) >= t.used {
-		t.used = int(fi) + 1
-	}
-	f := &t.flows[fi]
-	*f = Flow{Key: [2]FlowKey{fwd, reply}, packed: [2]packedKey{fwd.pack(), reply.pack()}, live: true}
-	f.setDeltas()
-	t.put(f.packed[DirForward], uint32(fi)<<1|DirForward)
-	t.put(f.packed[DirReply], uint32(fi)<<1|DirReply)
 	return fi
 }
 
-func (t *FlowTable) put(k packedKey, ref uint32) {
-	h := k.hash(t.seed)
-	i := h & t.mask
-	for t.slots[i].hash != 0 {
-		i = (i + 1) & t.mask
-	}
-	t.slots[i] = slot{hash: h, ref: ref}
-}
-
 // Remove frees flow fi and unindexes both of its directions.
-func (t *FlowTable) Remove(fi int32) {
-	f := &t.flows[fi]
-	if !f.live {
-		return
-	}
-	t.unput(f.packed[DirForward], uint32(fi)<<1|DirForward)
-	t.unput(f.packed[DirReply], uint32(fi)<<1|DirReply)
-	f.live = false
-	t.free = append(t.free, fi) // never grows past capacity: no allocation
-}
-
-// unput deletes the slot holding ref and shifts later members of the probe
-// run back into the hole, so lookups never need tombstones.
-func (t *FlowTable) unput(k packedKey, ref uint32) {
-	h := k.hash(t.seed)
-	i := h & t.mask
-	for t.slots[i].ref != ref || t.slots[i].hash != h {
-		if t.slots[i].hash == 0 {
-			return
-		}
-		i = (i + 1) & t.mask
-	}
-	for j := (i + 1) & t.mask; t.slots[j].hash != 0; j = (j + 1) & t.mask {
-		home := t.slots[j].hash & t.mask
-		// Move slot j into the hole at i unless its home lies cyclically
-		// in (i, j]: then it is still reachable from its home.
-		if (j-home)&t.mask >= (j-i)&t.mask {
-			t.slots[i] = t.slots[j]
-			i = j
-		}
-	}
-	t.slots[i] = slot{}
-}
+func (t *FlowTable) Remove(fi int32) { t.t.Remove(fi) }
 
 // Each calls fn for every live flow in index order.
 func (t *FlowTable) Each(fn func(i int32, f *Flow)) {
-	for i := 0; i < t.used; i++ {
-		if t.flows[i].live {
-			fn(int32(i), &t.flows[i])
-		}
+	for i, f := range t.t.All() {
+		fn(i, f)
 	}
 }
 
 // Expire removes every flow whose expiry is at or before now and returns
 // how many were removed; onRemove (may be nil) sees each one first.
 func (t *FlowTable) Expire(now int64, onRemove func(f *Flow)) int {
-	n := 0
-	for i := 0; i < t.used; i++ {
-		f := &t.flows[i]
-		if f.live && f.Expiry <= now {
-			if onRemove != nil {
-				onRemove(f)
-			}
-			t.Remove(int32(i))
-			n++
+	return t.t.RemoveFunc(func(_ int32, f *Flow) bool {
+		if f.Expiry > now {
+			return false
 		}
-	}
-	return n
-}
-
-func (k packedKey) unpack() FlowKey {
-	return FlowKey{Src: uint32(k.a >> 32), Dst: uint32(k.a), Sport: uint16(k.b >> 24),
-		Dport: uint16(k.b >> 8), Proto: uint8(k.b)}
+		if onRemove != nil {
+			onRemove(f)
+		}
+		return true
+	})
 }

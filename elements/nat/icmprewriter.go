@@ -204,7 +204,7 @@ func (r *ICMPRewriter) translate(ctx *core.Ctx, p *packet.Packet) icmpResult {
 	dir := 0
 	for _, m := range r.maps {
 		if fi, d := m.table.lookup(rk); fi >= 0 {
-			if c := m.table.Flow(fi); c.live && c.Expiry > ctx.Now {
+			if c := m.table.Flow(fi); c.Expiry > ctx.Now {
 				f, dir = c, d
 				break
 			}

@@ -3,6 +3,7 @@ package nat
 import (
 	"bytes"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -567,5 +568,44 @@ func benchEstablished(b *testing.B, class, config string, frame []byte, setup fu
 	b.StopTimer()
 	if s.n == 0 || h.Read("table_size") != "1" {
 		b.Fatalf("sink got %d packets, table_size %s", s.n, h.Read("table_size"))
+	}
+}
+
+// BenchmarkIPRewriterFlows rewrites 64-byte UDP packets cycling through
+// 32768 established flows (a table bigger than the CPU caches) in batches
+// of 64; ns/op is per packet, including restoring each packet's bytes.
+func BenchmarkIPRewriterFlows(b *testing.B) {
+	const flows = 1 << 15
+	h := newRW(b, "IPRewriter", napt+", MAPPING_CAPACITY 65536", 1, 2)
+	s := &sink{}
+	h.Elem.Core().Output(0).Connect(s, 0)
+	frames := make([][]byte, flows)
+	pkts := make([]*packet.Packet, flows)
+	var bt packet.Batch
+	for i := range frames {
+		d := udp("10.0.0.1", uint16(i), "10.0.0.2", 5678)
+		d.payload = 64 - 28
+		frames[i] = d.build()
+		pkts[i] = h.Packet(frames[i])
+		bt.P[bt.N] = h.Packet(frames[i])
+		if bt.N++; bt.N == packet.MaxBatch {
+			h.PushBatch(0, &bt) // creates the flows; the sink forgets the packets
+		}
+	}
+	if got := h.Read("table_size"); got != strconv.Itoa(flows) {
+		b.Fatalf("table_size %s", got)
+	}
+	b.SetBytes(64)
+	b.ReportAllocs()
+	b.ResetTimer()
+	next := 0
+	for done := 0; done < b.N; done += packet.MaxBatch {
+		for i := range bt.P {
+			copy(pkts[next].Data(), frames[next])
+			bt.P[i] = pkts[next]
+			next = (next + 1) % flows
+		}
+		bt.N = packet.MaxBatch
+		h.PushBatch(0, &bt)
 	}
 }

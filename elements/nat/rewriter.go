@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"flowbox/appliance/core"
+	"flowbox/appliance/flowtable"
 	"flowbox/appliance/packet"
 	"flowbox/appliance/proto"
 )
@@ -237,8 +238,7 @@ func (r *Rewriter) handle(ctx *core.Ctx, spec *InputSpec, port int, p *packet.Pa
 		return r.dropMalformed(ctx, p)
 	}
 	// Source and destination addresses are adjacent: one 64-bit load.
-	pk := packedKey{a: binary.BigEndian.Uint64(ip[proto.IPOffSrc:]),
-		b: uint64(binary.BigEndian.Uint32(l4))<<8 | uint64(ipProto)}
+	pk := flowtable.WireKey(binary.BigEndian.Uint64(ip[proto.IPOffSrc:]), binary.BigEndian.Uint32(l4), ipProto)
 	fi, dir := r.table.lookup(pk)
 	if fi >= 0 && r.table.Flow(fi).Expiry <= ctx.Now {
 		r.removeFlow(fi) // expired but not yet reaped: a new session
@@ -252,7 +252,7 @@ func (r *Rewriter) handle(ctx *core.Ctx, spec *InputSpec, port int, p *packet.Pa
 			r.Drop(ctx, p)
 			return 0, false
 		}
-		if fi = r.newFlow(ctx, spec, port, pk.unpack()); fi < 0 {
+		if fi = r.newFlow(ctx, spec, port, FlowKey(pk.Tuple())); fi < 0 {
 			r.failures++
 			r.Drop(ctx, p)
 			return 0, false
