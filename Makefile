@@ -35,13 +35,15 @@ test: test-deps
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s -count 1 ./tests/bench/ | tee /tmp/flowbox-bench.txt | $(GO) run ./tests/benchtable
 
-# On-wire benchmark (root; namespaces fbxb*, ~5 min): gen -> dut -> sink over
+# On-wire benchmark (root; namespaces fbxb*, ~7 min): gen -> dut -> sink over
 # veth; delivered Mpps and CPU-1 time per packet for the kernel, bare
-# AF_XDP/TPACKET loops, a one-syscall-per-packet forwarder and flowbox METHOD
-# XDP/PACKET, in layout A (the forwarder's core also does the input's receive
+# AF_XDP/TPACKET loops (the latter also with XDP load shedding), two
+# one-syscall-per-packet forwarders (mdlayher/packet as in io-limits.md, and
+# raw syscalls) and flowbox METHOD XDP/PACKET (PACKET also with SHED true), in layout A (the forwarder's core also does the input's receive
 # work: forwarder-bound) and B (default veth), plus a paced-load ladder
 # (capacity, collapse under overload) in A.
 # Options: make bench-io IOBENCH_FLAGS='-layout A -reps 1 -sizes 64 -overload=false -v'
+#          (-fwd and -ladder-fwd pick forwarders; `go run ./tests/iobench -h` lists every flag)
 IOBENCH_FLAGS ?=
 bench-io:
 	$(GO) run ./tests/iobench $(IOBENCH_FLAGS)

@@ -58,8 +58,11 @@ over this element. SHED true (METHOD PACKET) attaches a small XDP program
 to DEVNAME that drops frames at the driver while the ring is more than
 3/4 full and stops once it has drained below 1/4 (the switch is a word in
 a memory-mapped BPF map: no system call), so the element keeps working at
-its capacity and the excess costs almost nothing. METHOD XDP needs no
-shedding: its overload is dropped at the driver already.
+its capacity and the excess costs almost nothing. That holds for NICs
+whose drivers run XDP natively; a veth runs XDP on a copy of each frame,
+so there shedding softens the collapse but costs up to ~30% of the peak
+rate (docs/benchmarks.md). METHOD XDP needs no shedding: its overload is
+dropped at the driver already.
 
 The task polls the ring without blocking; when nothing arrived it reports
 idle and the runtime backs off (an idle box does not spin). Frames too
