@@ -129,6 +129,7 @@ type xdpAttachment struct {
 	key     xdpKey
 	nl      *xdpNetlink
 	prog    *xdp.Program
+	hook    *xdpHook
 	flags   uint32 // XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE
 	mode    string // "xdp-native" / "xdp-generic"
 	entries int
@@ -322,7 +323,9 @@ func xdpAttach(ifname string, ifindex, queue int, mode string, queues int) (*xdp
 	a := &xdpAttachment{key: key, nl: nl, prog: prog, entries: entries, refs: 1, queues: map[int]bool{queue: true}}
 	fd := prog.Program.FD()
 	try := func(flags uint32) error {
-		return nl.setXDP(ifindex, fd, flags|unix.XDP_FLAGS_UPDATE_IF_NOEXIST, 0)
+		h, err := attachXDPHook(nl, ifindex, fd, flags)
+		a.hook = h
+		return err
 	}
 	switch mode {
 	case "native":
@@ -397,15 +400,7 @@ func xdpDetach(a *xdpAttachment, queue int) error {
 	if xdpAtts[a.key] == a {
 		delete(xdpAtts, a.key)
 	}
-	// Only remove our own program (XDP_FLAGS_REPLACE with our fd), with the
-	// mode flag it was attached with.
-	err := a.nl.setXDP(a.key.ifindex, -1, a.flags, a.prog.Program.FD())
-	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EOPNOTSUPP) {
-		err = a.nl.setXDP(a.key.ifindex, -1, a.flags, 0)
-	}
-	if errors.Is(err, unix.ENODEV) || errors.Is(err, unix.EEXIST) {
-		err = nil // device gone (took the program with it) / not ours any more
-	}
+	err := a.hook.detach()
 	a.prog.Close()
 	a.nl.close()
 	return err

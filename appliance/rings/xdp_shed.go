@@ -40,6 +40,7 @@ type xdpShedder struct {
 	nl      *xdpNetlink
 	m       *ebpf.Map
 	prog    *ebpf.Program
+	hook    *xdpHook
 	mem     []byte
 	on      *uint32
 	dropped *uint64
@@ -91,13 +92,12 @@ func newXDPShedder(ifname string, ifindex int) (*xdpShedder, error) {
 		return nil, s.fail(ifname, "opening netlink", err)
 	}
 	s.flags, s.mode = unix.XDP_FLAGS_DRV_MODE, "xdp-native"
-	err = s.nl.setXDP(ifindex, s.prog.FD(), s.flags|unix.XDP_FLAGS_UPDATE_IF_NOEXIST, 0)
+	s.hook, err = attachXDPHook(s.nl, ifindex, s.prog.FD(), s.flags)
 	if err != nil && !xdpIsPerm(err) && !errors.Is(err, unix.EBUSY) && !errors.Is(err, unix.EEXIST) {
 		s.flags, s.mode = unix.XDP_FLAGS_SKB_MODE, "xdp-generic"
-		err = s.nl.setXDP(ifindex, s.prog.FD(), s.flags|unix.XDP_FLAGS_UPDATE_IF_NOEXIST, 0)
+		s.hook, err = attachXDPHook(s.nl, ifindex, s.prog.FD(), s.flags)
 	}
 	if err != nil {
-		s.flags = 0
 		return nil, s.fail(ifname, "attaching its program", err)
 	}
 	return s, nil
@@ -128,13 +128,11 @@ func (s *xdpShedder) Dropped() uint64 { return atomic.LoadUint64(s.dropped) }
 
 func (s *xdpShedder) close() error {
 	var err error
+	if s.hook != nil {
+		err = s.hook.detach()
+		s.hook = nil
+	}
 	if s.nl != nil {
-		if s.flags != 0 && s.prog != nil {
-			err = s.nl.setXDP(s.ifindex, -1, s.flags, s.prog.FD())
-			if errors.Is(err, unix.ENODEV) || errors.Is(err, unix.EEXIST) {
-				err = nil
-			}
-		}
 		s.nl.close()
 		s.nl = nil
 	}
