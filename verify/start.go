@@ -2,8 +2,8 @@ package verify
 
 import (
 	"fmt"
-	"strings"
 
+	"flowbox/appliance/suggest"
 	"flowbox/verify/sym"
 )
 
@@ -150,13 +150,8 @@ func (c *Checker) suggest(n ReqNode) string {
 	if n.Box != "" {
 		want = n.Box + "/" + n.Elem
 	}
-	best, bestD := "", 3
-	try := func(cand string) {
-		d := editDistance(strings.ToLower(want), strings.ToLower(cand))
-		if d < bestD && d < len(want) {
-			best, bestD = cand, d
-		}
-	}
+	f := suggest.New(want, 3)
+	try := f.Try
 	for _, nd := range c.G.Nodes {
 		if n.Box != "" {
 			try(nd.Name)
@@ -164,26 +159,5 @@ func (c *Checker) suggest(n ReqNode) string {
 			try(nd.Elem)
 		}
 	}
-	return best
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return f.Best()
 }

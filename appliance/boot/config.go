@@ -18,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"flowbox/appliance/suggest"
+
 	toml "github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
 )
@@ -423,12 +425,7 @@ func suggestKey(key []string) string {
 		table = key[0]
 	}
 	last := key[len(key)-1]
-	best, bestD := "", 3
-	for _, k := range keyNames[table] {
-		if d := editDistance(last, k); d < bestD {
-			best, bestD = k, d
-		}
-	}
+	best := suggest.Closest(last, 3, keyNames[table])
 	if best == "" {
 		known := append([]string(nil), keyNames[table]...)
 		sort.Strings(known)
@@ -438,26 +435,6 @@ func suggestKey(key []string) string {
 		return fmt.Sprintf(" (known in [%s]: %s)", table, strings.Join(known, ", "))
 	}
 	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := 1
-			if a[i-1] == b[j-1] {
-				c = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 var (

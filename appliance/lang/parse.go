@@ -4,6 +4,8 @@ import (
 	"path"
 	"strconv"
 	"strings"
+
+	"flowbox/appliance/suggest"
 )
 
 // declKind says what a scope entry stands for.
@@ -1008,12 +1010,8 @@ func (p *parser) resolveRef(sc *scope, name string, l loc) int {
 // suggest offers the declared element or class closest to a mistyped
 // name, as " (did you mean 'X'?)", or "".
 func (p *parser) suggest(sc *scope, name string) string {
-	best, bestD := "", 3
-	try := func(c string) {
-		if d := editDistance(strings.ToLower(name), strings.ToLower(c)); d < bestD && d < len(name) {
-			best, bestD = c, d
-		}
-	}
+	f := suggest.New(name, 3)
+	try := f.Try
 	for s := sc; s != nil; s = s.parent {
 		for n, i := range s.names {
 			if d := s.decls[i]; !d.anon && d.name != "" {
@@ -1029,31 +1027,10 @@ func (p *parser) suggest(sc *scope, name string) string {
 			try(c)
 		}
 	}
-	if best == "" {
+	if f.Best() == "" {
 		return ""
 	}
-	return " (did you mean '" + best + "'?)"
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return " (did you mean '" + f.Best() + "'?)"
 }
 
 // parseGroup parses "( stmts )" (the '(' already read) into sc and

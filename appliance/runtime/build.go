@@ -12,6 +12,7 @@ import (
 
 	"flowbox/appliance/core"
 	"flowbox/appliance/lang"
+	"flowbox/appliance/suggest"
 )
 
 // Node is one element of a built router with its build-time facts.
@@ -145,36 +146,11 @@ func (r *Router) instantiate() {
 
 // suggestClass offers the closest registered class name for a typo.
 func suggestClass(name string) string {
-	best, bestD := "", 4
-	for _, c := range core.ClassNames() {
-		if d := editDistance(strings.ToLower(name), strings.ToLower(c)); d < bestD {
-			best, bestD = c, d
-		}
-	}
+	best := suggest.Closest(name, 4, core.ClassNames())
 	if best == "" {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean '%s'?)", best)
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
 
 // countPorts sets each element's port counts from its connections and

@@ -242,16 +242,20 @@ func (w *idleWait) idle() {
 	<-t.C
 }
 
+// interfaces looks up the input and output devices.
+func interfaces(in, out string) (ii, oi *net.Interface, err error) {
+	if ii, err = net.InterfaceByName(in); err == nil {
+		oi, err = net.InterfaceByName(out)
+	}
+	return ii, oi, err
+}
+
 // libLoop is the forwarder io-limits.md measured as "one syscall per
 // packet": mdlayher/packet's ReadFrom and WriteTo, one frame each. Like
 // Click's userlevel FromDevice (recvfrom after poll(2) says readable) it
 // waits in the poller (Go's netpoller: epoll) when the socket is empty.
 func libLoop(ctx context.Context, in, out string, src, dst *[6]byte) (uint64, error) {
-	ii, err := net.InterfaceByName(in)
-	if err != nil {
-		return 0, err
-	}
-	oi, err := net.InterfaceByName(out)
+	ii, oi, err := interfaces(in, out)
 	if err != nil {
 		return 0, err
 	}
@@ -289,11 +293,7 @@ func libLoop(ctx context.Context, in, out string, src, dst *[6]byte) (uint64, er
 }
 
 func pktLoop(ctx context.Context, in, out string, src, dst *[6]byte) (uint64, error) {
-	ii, err := net.InterfaceByName(in)
-	if err != nil {
-		return 0, err
-	}
-	oi, err := net.InterfaceByName(out)
+	ii, oi, err := interfaces(in, out)
 	if err != nil {
 		return 0, err
 	}
