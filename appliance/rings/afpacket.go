@@ -110,6 +110,9 @@ type PacketPort struct {
 	// shedding mirrors its switch so RecvBatch stores only on changes.
 	shed     *xdpShedder
 	shedding bool
+	// shedMode and shedDrops (guarded by mu) outlive Close for handlers.
+	shedMode  string
+	shedDrops uint64
 }
 
 // RXStarter is implemented by ports whose receive side starts on demand.
@@ -302,11 +305,11 @@ func (p *PacketPort) StartRX(opt Options) error {
 		p.block = undo
 	}
 	if opt.Shed {
-		s, err := newXDPShedder(p.ifname, p.ifindex)
+		s, err := acquireShedder(p.ifname, p.ifindex)
 		if err != nil {
 			return err
 		}
-		p.shed = s
+		p.shed, p.shedMode = s, s.mode
 	}
 	p.rxStarted.Store(true)
 	return nil
@@ -411,11 +414,11 @@ func (p *PacketPort) updateShed() {
 	if !p.shedding {
 		if atomic.LoadUint32(&r.hdr((r.next+r.frames*3/4)%r.frames).status)&tpStatusUser != 0 {
 			p.shedding = true
-			p.shed.set(true)
+			p.shed.backedUp(true)
 		}
 	} else if atomic.LoadUint32(&r.hdr((r.next+r.frames/4)%r.frames).status)&tpStatusUser == 0 {
 		p.shedding = false
-		p.shed.set(false)
+		p.shed.backedUp(false)
 	}
 }
 
@@ -614,8 +617,10 @@ func (p *PacketPort) Method() Method { return MethodPacket }
 
 // Mode implements Port.
 func (p *PacketPort) Mode() string {
-	if p.shed != nil {
-		return "tpacket_v2+shed-" + p.shed.mode
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.shedMode != "" {
+		return "tpacket_v2+shed-" + p.shedMode
 	}
 	return "tpacket_v2"
 }
@@ -630,16 +635,16 @@ func (p *PacketPort) Stats() Stats {
 			p.kernelPkts += uint64(ks.Packets)
 		}
 	}
-	kd := p.kernelDrops
+	if p.shed != nil {
+		p.shedDrops = p.shed.Dropped()
+	}
+	kd, sd := p.kernelDrops, p.shedDrops
 	p.mu.Unlock()
 	s := Stats{
 		RX: p.c.rx.Load(), TX: p.c.tx.Load(),
 		RXDrops: p.c.rxDrops.Load(), TXDrops: p.c.txDrops.Load(),
-		KernelDrops: kd,
+		KernelDrops: kd, Shed: sd,
 		DropReasons: map[string]uint64{},
-	}
-	if p.shed != nil {
-		s.Shed = p.shed.Dropped()
 	}
 	add := func(name string, v *atomic.Uint64) {
 		if n := v.Load(); n > 0 {
@@ -682,7 +687,11 @@ func (p *PacketPort) Close() error {
 		p.block = nil
 	}
 	if p.shed != nil {
-		_ = p.shed.close()
+		p.shedDrops = p.shed.Dropped()
+		if p.shedding {
+			p.shed.backedUp(false)
+		}
+		_ = releaseShedder(p.shed)
 		p.shed = nil
 	}
 	if p.txfd >= 0 && p.tx.mem != nil {

@@ -5,6 +5,7 @@ package rings
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -26,10 +27,16 @@ import (
 // into its memory (BPF_F_MMAPABLE), so turning shedding on and off costs
 // no system call; the program counts what it dropped in the same map.
 //
-// The reader turns shedding on when its ring is shedHigh full and off when
-// it has drained below shedLow: the ring always holds work, so the reader
-// stays busy at its capacity while the excess is dropped at the cheapest
-// point the kernel offers.
+// The reader turns shedding on when its ring is 3/4 full and off when it
+// has drained below 1/4: the ring always holds work, so the reader stays
+// busy at its capacity while the excess is dropped at the cheapest point
+// the kernel offers.
+//
+// A device has one shedder, shared by the members of a PACKET_FANOUT group
+// (QUEUES > 1), each with its own ring. The map word counts the members
+// whose ring is backed up; the program sheds while it is not zero (the
+// fanout hash spreads flows, so one backed-up member means the device is
+// offered more than the group can take).
 
 const (
 	shedValueSize = 16 // u32 on/off, u32 pad, u64 frames dropped
@@ -37,6 +44,8 @@ const (
 )
 
 type xdpShedder struct {
+	key     xdpKey // device (registry key); refs: ports sharing it
+	refs    int
 	nl      *xdpNetlink
 	m       *ebpf.Map
 	prog    *ebpf.Program
@@ -49,7 +58,7 @@ type xdpShedder struct {
 	mode    string // "xdp-native" or "xdp-generic"
 }
 
-// shedProgram is: if map[0].on { map[0].dropped++; return XDP_DROP };
+// shedProgram is: if map[0].on != 0 { map[0].dropped++; return XDP_DROP };
 // return XDP_PASS.
 func shedProgram(mapFD int) asm.Instructions {
 	return asm.Instructions{
@@ -69,6 +78,44 @@ func shedProgram(mapFD int) asm.Instructions {
 		asm.Mov.Imm(asm.R0, 2).Sym("pass"), // XDP_PASS
 		asm.Return(),
 	}
+}
+
+var (
+	shedMu   sync.Mutex
+	shedders = map[xdpKey]*xdpShedder{}
+)
+
+// acquireShedder returns the device's shedder, loading and attaching it
+// on first use. Release it with releaseShedder.
+func acquireShedder(ifname string, ifindex int) (*xdpShedder, error) {
+	dev, ino := xdpNetnsKey()
+	key := xdpKey{dev, ino, ifindex}
+	shedMu.Lock()
+	defer shedMu.Unlock()
+	if s := shedders[key]; s != nil {
+		s.refs++
+		return s, nil
+	}
+	s, err := newXDPShedder(ifname, ifindex)
+	if err != nil {
+		return nil, err
+	}
+	s.key, s.refs = key, 1
+	shedders[key] = s
+	return s, nil
+}
+
+// releaseShedder drops one port's share; the last one detaches the program.
+func releaseShedder(s *xdpShedder) error {
+	shedMu.Lock()
+	defer shedMu.Unlock()
+	if s.refs--; s.refs > 0 {
+		return nil
+	}
+	if shedders[s.key] == s {
+		delete(shedders, s.key)
+	}
+	return s.close()
 }
 
 // newXDPShedder loads the program and attaches it to ifindex, natively if
@@ -114,13 +161,14 @@ func (s *xdpShedder) fail(ifname, what string, err error) error {
 	return fmt.Errorf("%s: XDP load shedding failed %s (%v): use SHED false", ifname, what, err)
 }
 
-// set turns shedding on or off (a plain store into the mapped map value).
-func (s *xdpShedder) set(on bool) {
-	v := uint32(0)
-	if on {
-		v = 1
+// backedUp adds (true) or removes (false) one backed-up ring: an atomic
+// add on the mapped map value, no system call.
+func (s *xdpShedder) backedUp(yes bool) {
+	if yes {
+		atomic.AddUint32(s.on, 1)
+	} else {
+		atomic.AddUint32(s.on, ^uint32(0))
 	}
-	atomic.StoreUint32(s.on, v)
 }
 
 // Dropped is the number of frames the program has dropped.

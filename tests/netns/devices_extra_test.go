@@ -71,12 +71,18 @@ func exactlyOnce(t *testing.T, total uint32, size func(seq uint32) int) (seen fu
 // worker threads: the PACKET_FANOUT hash group splits the flows between
 // them, and every frame reaches the sink exactly once.
 func TestFanoutQueues(t *testing.T) {
+	t.Run("plain", func(t *testing.T) { fanoutQueues(t, "") })
+	// The fanout members share one XDP load-shedding program on d0.
+	t.Run("SHED", func(t *testing.T) { fanoutQueues(t, ", SHED true") })
+}
+
+func fanoutQueues(t *testing.T, extra string) {
 	_, _, dut, _, g, s := line(t)
-	cfg := `
-q0 :: FromDevice(d0, METHOD PACKET, QUEUE 0, QUEUES 2) -> c0 :: Counter -> ToDevice(d1, METHOD PACKET, QUEUE 0);
-q1 :: FromDevice(d0, METHOD PACKET, QUEUE 1, QUEUES 2) -> c1 :: Counter -> ToDevice(d1, METHOD PACKET, QUEUE 1);
-`
-	p := startFlowbox(t, dut, "", "--threads", "2", "-e", cfg, "-h", "c0.count", "-h", "c1.count", "-h", "q0.thread", "-h", "q1.thread")
+	cfg := fmt.Sprintf(`
+q0 :: FromDevice(d0, METHOD PACKET, QUEUE 0, QUEUES 2%s) -> c0 :: Counter -> ToDevice(d1, METHOD PACKET, QUEUE 0);
+q1 :: FromDevice(d0, METHOD PACKET, QUEUE 1, QUEUES 2%s) -> c1 :: Counter -> ToDevice(d1, METHOD PACKET, QUEUE 1);
+`, extra, extra)
+	p := startFlowbox(t, dut, "", "--threads", "2", "-e", cfg, "-h", "c0.count", "-h", "c1.count", "-h", "q0.thread", "-h", "q1.thread", "-h", "q0.mode", "-h", "q1.mode")
 	if !waitFlow(t, g, s, probeFrame, isProbe) {
 		t.Fatalf("no frame crossed flowbox within 5s:\n%s", p.stop())
 	}
@@ -101,6 +107,9 @@ q1 :: FromDevice(d0, METHOD PACKET, QUEUE 1, QUEUES 2) -> c1 :: Counter -> ToDev
 	}
 	if handlerValue(t, out, "q0.thread") == handlerValue(t, out, "q1.thread") {
 		t.Fatalf("both queues ran on one thread:\n%s", out)
+	}
+	if extra != "" && (!strings.Contains(out, "q0.mode:\ntpacket_v2+shed-") || !strings.Contains(out, "q1.mode:\ntpacket_v2+shed-")) {
+		t.Fatalf("not both fanout members shed:\n%s", out)
 	}
 	t.Logf("queue 0: %d frames, queue 1: %d frames", c0, c1)
 }
