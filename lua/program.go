@@ -18,17 +18,15 @@
 package lua
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 
+	"flowbox/lua/luaerr"
+
 	glua "github.com/yuin/gopher-lua"
-	"github.com/yuin/gopher-lua/parse"
 )
 
 // Program is a compiled script: bytecode shared by every state that runs it.
@@ -73,32 +71,23 @@ func compileFile(path string) (*Program, error) {
 	if err != nil {
 		return nil, err
 	}
-	chunk, err := parse.Parse(bytes.NewReader(src), path)
+	proto, err := luaerr.Compile(string(src), path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, cleanParseErr(err))
-	}
-	proto, err := glua.Compile(chunk, path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
+		return nil, err
 	}
 	return &Program{Name: path, Dir: filepath.Dir(path), Hash: sha256.Sum256(src), proto: proto}, nil
 }
 
 // CompileString compiles inline code; name is used in error messages.
+//
+// Compile errors are *luaerr.Error and name the source once:
+// "NAME:LINE: syntax error near 'end'" (CompileFile: the path as given).
 func CompileString(name, code string) (*Program, error) {
-	chunk, err := parse.Parse(strings.NewReader(code), name)
+	proto, err := luaerr.Compile(code, name)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", name, cleanParseErr(err))
-	}
-	proto, err := glua.Compile(chunk, name)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", name, err)
+		return nil, err
 	}
 	return &Program{Name: name, Hash: sha256.Sum256([]byte(code)), proto: proto}, nil
-}
-
-func cleanParseErr(err error) string {
-	return strings.TrimSpace(err.Error())
 }
 
 // compileModule compiles a module found by require (cached like any

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"flowbox/lua/luaerr"
 )
 
 // LuaConfig configures the tracebox Lua API registered into a state.
@@ -82,14 +84,62 @@ func ParseProbe(expr string) (*Packet, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	L.SetContext(ctx)
-	if err := L.DoString("__tbx_pkt = " + expr); err != nil {
-		return nil, fmt.Errorf("probe %q: %w", expr, err)
+	if err := RunLua(L, "__tbx_pkt = "+expr, "probe"); err != nil {
+		return nil, probeError(expr, err)
 	}
 	p := toPacket(L.GetGlobal("__tbx_pkt"))
 	if p == nil {
 		return nil, fmt.Errorf("probe %q does not evaluate to a packet", expr)
 	}
 	return p, nil
+}
+
+// RunLua compiles src under the chunk name name (a script's path,
+// "(command line)" for -l) and runs it in L. Errors are one line and name
+// the source once, then the line: "NAME:LINE: message" (a compile error
+// is a *luaerr.Error; a run-time error unwraps to gopher-lua's
+// *lua.ApiError, whose stack traceback is left out of the message).
+func RunLua(L *lua.LState, src, name string) error {
+	proto, err := luaerr.Compile(src, name)
+	if err != nil {
+		return err
+	}
+	L.Push(L.NewFunctionFromProto(proto))
+	if err := L.PCall(0, lua.MultRet, nil); err != nil {
+		return &runError{luaerr.Message(err), err}
+	}
+	return nil
+}
+
+type runError struct {
+	msg string
+	err error
+}
+
+func (e *runError) Error() string { return e.msg }
+func (e *runError) Unwrap() error { return e.err }
+
+// probeError is a -p expression's error: the expression names the source,
+// so the chunk name is left out (and the line too unless the expression
+// has several), as is the stack traceback.
+func probeError(expr string, err error) error {
+	line, msg := 0, luaerr.Message(err)
+	var le *luaerr.Error
+	if errors.As(err, &le) {
+		line, msg = le.Line, le.Msg
+	} else if rest, ok := strings.CutPrefix(msg, "probe:"); ok {
+		if n, m, ok := strings.Cut(rest, ": "); ok {
+			if l, e := strconv.Atoi(n); e == nil {
+				line, msg = l, m
+			}
+		}
+	} else {
+		msg = strings.TrimPrefix(msg, "probe: ")
+	}
+	if line > 0 && strings.ContainsAny(expr, "\n\r") {
+		return fmt.Errorf("probe %q: line %d: %s", expr, line, msg)
+	}
+	return fmt.Errorf("probe %q: %s", expr, msg)
 }
 
 // toPacket converts a Lua Packet or Layer to a packet (a copy for layers).

@@ -117,6 +117,17 @@ func TestParseProbeErrors(t *testing.T) {
 			t.Errorf("%q: no error", e)
 		}
 	}
+	for _, c := range []struct{ expr, want string }{
+		{"IP /", `probe "IP /": syntax error at EOF`},
+		{"IP / / TCP", `probe "IP / / TCP": syntax error near '/'`},
+		{"IP /\n/ TCP", `probe "IP /\n/ TCP": line 2: syntax error near '/'`},
+		{"nope()", `probe "nope()": attempt to call a non-function object`},
+		{"error('bad', 0)", `probe "error('bad', 0)": bad`},
+	} {
+		if _, err := tracebox.ParseProbe(c.expr); err == nil || err.Error() != c.want {
+			t.Errorf("%q: %v, want %s", c.expr, err, c.want)
+		}
+	}
 	p, err := tracebox.ParseProbe("IP/TCP/WSCALE/SACKP/TS/MPCAPABLE")
 	if err != nil {
 		t.Fatal(err)

@@ -157,6 +157,31 @@ func TestLKGRoundTrip(t *testing.T) {
 	}
 }
 
+// Lua errors in hooks and probe scripts name the script once:
+// "FILE:LINE: message" after the boot file's key.
+func TestLuaErrorsNameTheScriptOnce(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, map[string]string{
+		"etc/boot.toml": "[graph]\nfiles = [\"x.click\"]\n[hooks]\nfiles = [\"h.lua\"]\n" +
+			"[[probe]]\nname = \"p\"\nscript = \"p.lua\"\nevery = \"1m\"\n",
+		"etc/x.click": "Idle -> Discard;\n",
+		"etc/h.lua":   "function on_config(req)\n  return 1 +\nend\n",
+		"etc/p.lua":   "x = = 1\n",
+	})
+	_, err := Load(filepath.Join(dir, "etc/boot.toml"), LoadOptions{})
+	if err == nil {
+		t.Fatal("broken scripts accepted")
+	}
+	for _, want := range []string{
+		"hooks.files[0]: Lua hooks: " + filepath.Join(dir, "etc/h.lua") + ":3: syntax error near 'end'",
+		"probe[0].script: probe script: " + filepath.Join(dir, "etc/p.lua") + ":1: syntax error near '='",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}
+
 // The shipped profiles decode, validate and parse (devices are not built).
 func TestProfilesLoad(t *testing.T) {
 	profiles, _ := filepath.Glob("../../firmware/profiles/*/boot.toml")

@@ -175,7 +175,7 @@ func Load(path string, o LoadOptions) (*Set, error) {
 		}
 		hk, err := lua.LoadHooksString(s.display(p), string(src), lua.HookOptions{Budget: cfg.Hooks.Budget.Duration, Dirs: []string{filepath.Dir(s.Path(p))}})
 		if err != nil {
-			at(key, "Lua hooks %s: %v", h, err)
+			at(key, "Lua hooks: %v", err) // err names the file
 			continue
 		}
 		hk.Close()
@@ -193,7 +193,7 @@ func Load(path string, o LoadOptions) (*Set, error) {
 			continue
 		}
 		if _, err := lua.CompileString(s.display(p), string(src)); err != nil {
-			at(key, "probe script %s: %v", pr.Script, err)
+			at(key, "probe script: %v", err) // err names the file
 			continue
 		}
 		s.ProbeScripts = append(s.ProbeScripts, p)

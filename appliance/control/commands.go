@@ -752,10 +752,11 @@ func luaCmd(c *Call) (string, error) {
 	expr := strings.TrimSpace(c.line[c.offs[0]:])
 	out, err := c.Sess.lua.Eval(expr)
 	if err != nil {
-		// One line, single spaces, one "lua:" (syntax errors already
-		// start with the chunk name "lua").
+		// One line, single spaces, the source named once: the chunk
+		// is called "lua", so errors read "lua:1: message" (with a
+		// line) or "lua: message".
 		msg := strings.Join(strings.Fields(err.Error()), " ")
-		if !strings.HasPrefix(msg, "lua: ") {
+		if !strings.HasPrefix(msg, "lua:") {
 			msg = "lua: " + msg
 		}
 		return "", &Error{Code: CodeHandlerError, Msg: msg}

@@ -335,11 +335,18 @@ func TestCommands(t *testing.T) {
 	if out, _ := c.cmd("read q.capacity"); out != "50" {
 		t.Errorf("capacity after lua write = %q", out)
 	}
-	if _, e := c.cmd("lua 1 +"); !strings.HasPrefix(e, "520 lua: ") || strings.Contains(e, "lua: lua:") || strings.Contains(e, "  ") {
-		t.Errorf("lua syntax error = %q", e)
-	}
-	if _, e := c.cmd("lua error('boom')"); !strings.HasPrefix(e, "520 lua:") || !strings.Contains(e, "boom") {
-		t.Errorf("lua error = %q", e)
+	// Lua errors name their source once: "lua:LINE: message".
+	for _, x := range []struct{ cmd, want string }{
+		{"lua 1 +", "520 lua:1: syntax error near '1'"},
+		{"lua x = ", "520 lua:1: syntax error at EOF"},
+		{"lua error('boom')", "520 lua:1: boom"},
+		{"lua nil .. 1", "520 lua:1: cannot perform concat operation between nil and number"},
+		{"lua read('nope.x')", "520 lua:1: read nope.x: No element named 'nope'"},
+		{"lua error('bare', 0)", "520 lua: bare"},
+	} {
+		if _, e := c.cmd(x.cmd); e != x.want {
+			t.Errorf("%s: error %q, want %q", x.cmd, e, x.want)
+		}
 	}
 	// Trace: full paths through push and pull edges. Packets already
 	// inside the graph when tracing starts are followed from where they

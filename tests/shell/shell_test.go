@@ -388,9 +388,13 @@ func TestSIGHUPReloadsTheFile(t *testing.T) {
 
 func TestMetricsEndpoint(t *testing.T) {
 	a := run(t, conf, "--metrics", "127.0.0.1:0")
-	m := regexp.MustCompile(`metrics at (http://\S+)`).FindStringSubmatch(a.stderr.String())
-	if m == nil {
-		t.Fatalf("no metrics address; stderr:\n%s", a.stderr.String())
+	// The metrics line may follow the control-socket line run() waited for.
+	var m []string
+	for deadline := time.Now().Add(5 * time.Second); m == nil; time.Sleep(10 * time.Millisecond) {
+		m = regexp.MustCompile(`metrics at (http://\S+)`).FindStringSubmatch(a.stderr.String())
+		if m == nil && time.Now().After(deadline) {
+			t.Fatalf("no metrics address; stderr:\n%s", a.stderr.String())
+		}
 	}
 	resp, err := http.Get(m[1])
 	if err != nil {

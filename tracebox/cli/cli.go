@@ -408,9 +408,16 @@ func runLua(ctx context.Context, c *Config, env Env) int {
 	if c.Script != "" {
 		// SCRIPT_DIR lets scripts load helpers next to them (lib.lua).
 		L.SetGlobal("SCRIPT_DIR", lua.LString(filepath.Dir(c.Script)+"/"))
-		err = L.DoFile(c.Script)
+		var src []byte
+		if src, err = os.ReadFile(c.Script); err == nil {
+			if len(src) > 0 && src[0] == '#' {
+				// "#!" line: a comment, so line numbers stay right
+				src = append([]byte("--"), src...)
+			}
+			err = tracebox.RunLua(L, string(src), c.Script)
+		}
 	} else {
-		err = L.DoString(c.Inline)
+		err = tracebox.RunLua(L, c.Inline, "(command line)")
 	}
 	if err != nil {
 		fmt.Fprintln(env.Stderr, errMsg(err))

@@ -405,7 +405,7 @@ func (b *box) startExtras(set *boot.Set) {
 		h, err := lua.LoadHooks(set.Path(p), lua.HookOptions{Budget: set.Config.Hooks.Budget.Duration,
 			Log: func(level, msg string) { b.log.Infof("lua %s: %s: %s", filepath.Base(p), level, msg) }})
 		if err != nil {
-			b.log.Errorf("Lua hooks %s: %v", p, err)
+			b.log.Errorf("Lua hooks: %v", err) // err names the file
 			continue
 		}
 		hooks = append(hooks, h)

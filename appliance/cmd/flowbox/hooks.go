@@ -19,7 +19,7 @@ func loadHooks(path string) (func(*lang.Graph) error, error) {
 	}
 	h, err := lua.LoadHooks(path, lua.HookOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("hooks %s: %v", path, err)
+		return nil, fmt.Errorf("hooks: %v", err) // err names the file
 	}
 	lua.SetActiveHooks(h)
 	if !h.Has("on_config") {
