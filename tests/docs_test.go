@@ -14,9 +14,6 @@ import (
 // Every class named in an element's documented example exists (examples
 // are fragments, so '...' and placeholder element names are allowed).
 func TestDocExamplesNameRealClasses(t *testing.T) {
-	// Capitalised placeholders of examples in packages being refactored
-	// elsewhere (elements/nat): reported, not fixed here.
-	placeholders := map[string]bool{"ToWAN": true, "ToLAN": true}
 	for _, name := range core.ClassNames() {
 		ex := core.Lookup(name).Doc.Example
 		if ex == "" {
@@ -28,7 +25,7 @@ func TestDocExamplesNameRealClasses(t *testing.T) {
 			continue
 		}
 		for _, e := range g.Elements {
-			if core.Lookup(e.Class) == nil && !placeholders[e.Class] {
+			if core.Lookup(e.Class) == nil {
 				t.Errorf("doc example of %s uses unknown class %q:\n%s", name, e.Class, ex)
 			}
 		}

@@ -85,7 +85,7 @@ quote rewritten echo packets (e.g. a traceroute's time exceeded).`,
 			Example: `ping :: ICMPPingRewriter(pattern 192.0.2.1 1024-65535 - - 0 1, drop);
 lan -> IPClassifier(icmp type echo) -> [0]ping;     // requests from the LAN
 wan -> IPClassifier(icmp type echo-reply) -> [1]ping;
-ping[0] -> ToWAN;  ping[1] -> ToLAN;`,
+ping[0] -> wan_out;  ping[1] -> lan_out;`,
 		},
 	})
 }

@@ -78,7 +78,7 @@ changed.`,
 			Example: `nat :: IPRewriter(pattern 192.0.2.1 1024-65535 - - 0 1, drop);
 ping :: ICMPPingRewriter(pattern 192.0.2.1 - - - 0 1, drop);
 wan -> IPClassifier(icmp type unreachable or icmp type timeexceeded)
-    -> icmprw :: ICMPRewriter(nat ping) -> ToLAN;
+    -> icmprw :: ICMPRewriter(nat ping) -> lan_out;
 icmprw[1] -> Discard;`,
 		},
 	})
