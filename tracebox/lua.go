@@ -158,33 +158,20 @@ func toPacket(v lua.LValue) *Packet {
 }
 
 // PushPacket pushes a Go packet as a Lua Packet.
-func PushPacket(L *lua.LState, p *Packet) lua.LValue {
-	if p == nil {
-		return lua.LNil
-	}
-	ud := L.NewUserData()
-	ud.Value = p
-	L.SetMetatable(ud, L.GetTypeMetatable(mtPacket))
-	return ud
-}
+func PushPacket(L *lua.LState, p *Packet) lua.LValue { return pushUserData(L, p, mtPacket) }
 
-func pushLayer(L *lua.LState, l *Layer) lua.LValue {
-	if l == nil {
-		return lua.LNil
-	}
-	ud := L.NewUserData()
-	ud.Value = l
-	L.SetMetatable(ud, L.GetTypeMetatable(mtLayer))
-	return ud
-}
+func pushLayer(L *lua.LState, l *Layer) lua.LValue { return pushUserData(L, l, mtLayer) }
 
-func pushMods(L *lua.LState, m *Mods) lua.LValue {
-	if m == nil {
+func pushMods(L *lua.LState, m *Mods) lua.LValue { return pushUserData(L, m, mtMods) }
+
+// pushUserData wraps v in a userdata with metatable mt (nil for a nil v).
+func pushUserData[T any](L *lua.LState, v *T, mt string) lua.LValue {
+	if v == nil {
 		return lua.LNil
 	}
 	ud := L.NewUserData()
-	ud.Value = m
-	L.SetMetatable(ud, L.GetTypeMetatable(mtMods))
+	ud.Value = v
+	L.SetMetatable(ud, L.GetTypeMetatable(mt))
 	return ud
 }
 
