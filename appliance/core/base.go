@@ -252,6 +252,23 @@ type TimerQueue interface {
 // NewTimer returns an unscheduled timer that runs fn.
 func NewTimer(fn func(ctx *Ctx)) *Timer { return &Timer{Fn: fn, Index: -1} }
 
+// Every registers a timer owned by e (call from Initialize) that runs fn
+// at once and then every interval nanoseconds of the worker's clock, so it
+// works with real and simulated time alike; with interval <= 0 it never
+// fires. Elements use it for housekeeping such as expiring idle flows.
+func Every(rt Router, e Element, interval int64, fn func(ctx *Ctx)) *Timer {
+	var t *Timer
+	t = NewTimer(func(ctx *Ctx) {
+		fn(ctx)
+		t.ScheduleAt(ctx.Now + interval)
+	})
+	rt.AddTimer(e, t)
+	if interval > 0 {
+		t.ScheduleAt(1)
+	}
+	return t
+}
+
 // Attach binds the timer to its scheduler (used by the runtime).
 func (t *Timer) Attach(q TimerQueue) { t.q = q }
 

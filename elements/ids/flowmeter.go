@@ -110,20 +110,11 @@ func (m *FlowMeter) Configure(a *core.Args) error {
 
 // Initialize arms the reaper.
 func (m *FlowMeter) Initialize(rt core.Router) error {
-	m.timer = core.NewTimer(m.reap)
-	rt.AddTimer(m, m.timer)
-	if m.reapInterval > 0 {
-		m.timer.ScheduleAt(1)
-	}
+	m.timer = core.Every(rt, m, m.reapInterval, func(ctx *core.Ctx) {
+		m.now = ctx.Now
+		m.expire(ctx.Now)
+	})
 	return nil
-}
-
-func (m *FlowMeter) reap(ctx *core.Ctx) {
-	m.now = ctx.Now
-	m.expire(ctx.Now)
-	if m.reapInterval > 0 {
-		m.timer.ScheduleAt(ctx.Now + m.reapInterval)
-	}
 }
 
 func (m *FlowMeter) expire(now int64) {

@@ -454,3 +454,29 @@ func BenchmarkFlowMeter(b *testing.B) {
 		})
 	}
 }
+
+// TestFlowMeterReaper: the reaper (core.Every) runs at once and then every
+// REAP_INTERVAL of the worker's clock, freeing flows idle for TIMEOUT.
+func TestFlowMeterReaper(t *testing.T) {
+	h := elemtest.New(t, "FlowMeter", "TIMEOUT 2s, REAP_INTERVAL 1s", 1, 1)
+	h.Ctx.Now = sec
+	h.Push(0, mk(proto.ProtoUDP, "10.0.1.2", 1000, "10.0.2.2", 53, ""))
+	h.Ctx.Now = 2 * sec
+	h.Push(0, mk(proto.ProtoUDP, "10.0.1.2", 1001, "10.0.2.2", 53, ""))
+	h.FireTimers(1) // first run, at once: nothing idle yet
+	if got := h.Read("count"); got != "2" {
+		t.Fatalf("count %s after the first reap, want 2", got)
+	}
+	h.FireTimers(2 * sec) // due (1s after time 1): nothing idle for 2s yet
+	if got := h.Read("count"); got != "2" {
+		t.Fatalf("count %s at 2s, want 2", got)
+	}
+	h.FireTimers(3*sec + 1) // due (1s after 2s)
+	if got, exp := h.Read("count"), h.Read("expired"); got != "1" || exp != "1" {
+		t.Fatalf("at 3s: count %s expired %s, want the first flow gone", got, exp)
+	}
+	h.FireTimers(5 * sec)
+	if got, exp := h.Read("count"), h.Read("expired"); got != "0" || exp != "2" {
+		t.Fatalf("at 5s: count %s expired %s, want both flows gone", got, exp)
+	}
+}

@@ -148,20 +148,11 @@ func (r *Rewriter) checkOutputs(is InputSpec) error {
 // which it reschedules itself from the worker's clock, so it works with
 // both real and simulated time.
 func (r *Rewriter) Initialize(rt core.Router) error {
-	r.timer = core.NewTimer(r.reap)
-	rt.AddTimer(r, r.timer)
-	if r.reapInterval > 0 {
-		r.timer.ScheduleAt(1)
-	}
+	r.timer = core.Every(rt, r, r.reapInterval, func(ctx *core.Ctx) {
+		r.now = ctx.Now
+		r.expire(ctx.Now)
+	})
 	return nil
-}
-
-func (r *Rewriter) reap(ctx *core.Ctx) {
-	r.now = ctx.Now
-	r.expire(ctx.Now)
-	if r.reapInterval > 0 {
-		r.timer.ScheduleAt(ctx.Now + r.reapInterval)
-	}
 }
 
 func (r *Rewriter) expire(now int64) {
