@@ -39,7 +39,7 @@ import (
 // offered more than the group can take).
 
 const (
-	shedValueSize = 16 // u32 on/off, u32 pad, u64 frames dropped
+	shedValueSize = 16 // u32 backed-up rings (shed while > 0), u32 pad, u64 frames dropped
 	bpfFMmapable  = 1 << 10
 )
 
@@ -58,7 +58,7 @@ type xdpShedder struct {
 	mode    string // "xdp-native" or "xdp-generic"
 }
 
-// shedProgram is: if map[0].on != 0 { map[0].dropped++; return XDP_DROP };
+// shedProgram is: if map[0].backedUp != 0 { map[0].dropped++; return XDP_DROP };
 // return XDP_PASS.
 func shedProgram(mapFD int) asm.Instructions {
 	return asm.Instructions{
