@@ -70,7 +70,7 @@ install: build
 	install -D -m 0644 firmware/flowbox.service $(DESTDIR)$(UNITDIR)/flowbox.service
 	sed -i 's|/usr/local/bin/flowbox|$(PREFIX)/bin/flowbox|g' $(DESTDIR)$(UNITDIR)/flowbox.service
 	install -d -m 0755 $(DESTDIR)/etc/flowbox/profiles
-	cp -r firmware/profiles/. $(DESTDIR)/etc/flowbox/profiles/
+	cp -rL firmware/profiles/. $(DESTDIR)/etc/flowbox/profiles/
 	install -D -m 0644 firmware/boot.example.toml $(DESTDIR)/etc/flowbox/boot.example.toml
 	@if [ ! -e $(DESTDIR)/etc/flowbox/boot.toml ]; then \
 		cp firmware/profiles/router/boot.toml firmware/profiles/router/router.click $(DESTDIR)/etc/flowbox/; \

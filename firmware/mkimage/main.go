@@ -163,7 +163,13 @@ func copyTree(src, dst string) error {
 		if d.IsDir() {
 			return os.MkdirAll(t, 0o755)
 		}
-		if !d.Type().IsRegular() {
+		if d.Type()&fs.ModeSymlink != 0 {
+			// A profile may link a script maintained elsewhere in the tree
+			// (tracebox-station's probes): the image gets its content.
+			if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
+				return err
+			}
+		} else if !d.Type().IsRegular() {
 			return nil
 		}
 		b, err := os.ReadFile(p)
