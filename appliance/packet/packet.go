@@ -168,6 +168,16 @@ func (p *Packet) Network() []byte {
 	return p.buf.b[off:p.tail]
 }
 
+// NetworkOrData returns the network header annotation slice or, when the
+// annotation is unset, the whole data (elements that take IP packets with
+// or without an Ethernet header in front).
+func (p *Packet) NetworkOrData() []byte {
+	if p.Anno.Net >= 0 {
+		return p.Network()
+	}
+	return p.Data()
+}
+
 // Transport returns the transport header annotation slice, or nil.
 func (p *Packet) Transport() []byte {
 	off := int32(p.Anno.Trans)

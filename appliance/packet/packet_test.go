@@ -196,3 +196,16 @@ func BenchmarkCloneFreeBatch32(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/32, "ns/pkt")
 }
+
+func TestNetworkOrData(t *testing.T) {
+	pool := NewPool(nil)
+	p := pool.NewFrom([]byte{1, 2, 3, 4, 5, 6})
+	defer pool.Free(p)
+	if got := p.NetworkOrData(); len(got) != 6 || got[0] != 1 {
+		t.Fatalf("without a network annotation: %v, want the data", got)
+	}
+	p.SetNetworkAt(2)
+	if got := p.NetworkOrData(); len(got) != 4 || got[0] != 3 {
+		t.Fatalf("with the annotation at byte 2: %v", got)
+	}
+}

@@ -89,6 +89,27 @@ const (
 // IPv4HeaderLen returns the header length from the IHL field.
 func IPv4HeaderLen(ip []byte) int { return int(ip[0]&0x0f) << 2 }
 
+// IPv4Datagram returns the IPv4 datagram that b starts with, clipped to
+// the header's total length (link-layer padding dropped), or nil when b
+// does not start with a well-formed IPv4 header (version, header length,
+// a total length covering the header). A datagram truncated below its
+// total length is returned as it is: callers that need it whole compare
+// its length with the total length.
+func IPv4Datagram(b []byte) []byte {
+	if len(b) < IPv4MinHeaderLen || b[0]>>4 != 4 {
+		return nil
+	}
+	hl := IPv4HeaderLen(b)
+	total := int(U16(b, IPOffLen))
+	if hl < IPv4MinHeaderLen || total < hl || hl > len(b) {
+		return nil
+	}
+	if total < len(b) {
+		b = b[:total]
+	}
+	return b
+}
+
 // Sum adds data to a running one's-complement sum (not folded).
 func Sum(data []byte, sum uint32) uint32 {
 	n := len(data)

@@ -93,3 +93,37 @@ func FuzzNextTCPOption(f *testing.F) {
 		}
 	})
 }
+
+func TestIPv4Datagram(t *testing.T) {
+	hdr := func(ihl byte, total uint16, n int) []byte {
+		b := make([]byte, n)
+		if n > 0 {
+			b[0] = 0x40 | ihl
+		}
+		if n >= 4 {
+			b[2], b[3] = byte(total>>8), byte(total)
+		}
+		return b
+	}
+	for _, c := range []struct {
+		name string
+		b    []byte
+		want int // length returned, -1 for nil
+	}{
+		{"exact", hdr(5, 28, 28), 28},
+		{"padding dropped", hdr(5, 28, 60), 28},
+		{"truncated kept", hdr(5, 100, 40), 40},
+		{"options", hdr(6, 32, 32), 32},
+		{"too short", hdr(5, 20, 19), -1},
+		{"IHL below 5", hdr(4, 20, 20), -1},
+		{"header beyond data", hdr(15, 60, 40), -1},
+		{"total below header", hdr(5, 19, 40), -1},
+		{"IPv6", append([]byte{0x60}, make([]byte, 39)...), -1},
+		{"empty", nil, -1},
+	} {
+		got := IPv4Datagram(c.b)
+		if (got == nil) != (c.want < 0) || (got != nil && len(got) != c.want) {
+			t.Errorf("%s: got %d bytes (nil %v), want %d", c.name, len(got), got == nil, c.want)
+		}
+	}
+}

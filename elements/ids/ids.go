@@ -33,29 +33,10 @@ func addr(a uint32) string {
 	return netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}).String()
 }
 
-// ipHeader returns the IPv4 header (at the network annotation, or at the
-// start of the data when unset) through the end of the datagram, or nil
-// when it is not a well-formed IPv4 header.
-func ipHeader(p *packet.Packet) []byte {
-	var ip []byte
-	if p.Anno.Net >= 0 {
-		ip = p.Network()
-	} else {
-		ip = p.Data()
-	}
-	if len(ip) < proto.IPv4MinHeaderLen || ip[0]>>4 != 4 {
-		return nil
-	}
-	hl := int(ip[0]&0x0f) << 2
-	total := int(proto.U16(ip, proto.IPOffLen))
-	if hl < proto.IPv4MinHeaderLen || total < hl || hl > len(ip) {
-		return nil
-	}
-	if total < len(ip) {
-		ip = ip[:total]
-	}
-	return ip
-}
+// ipHeader returns the IPv4 datagram at the network annotation (or at the
+// start of the data when unset), without link-layer padding, or nil when
+// it is not a well-formed IPv4 header.
+func ipHeader(p *packet.Packet) []byte { return proto.IPv4Datagram(p.NetworkOrData()) }
 
 // flowOf reads the 5-tuple of an IPv4 packet, packed. TCP and UDP (first
 // fragments) carry their ports, ICMP its type and code as the source

@@ -67,18 +67,18 @@ type seg struct {
 func (s *seg) payload() []byte { return s.tcp[s.thl:] }
 func (s *seg) flags() byte     { return s.tcp[proto.TCPOffFlags] }
 
-// ipHeader returns the annotated IPv4 header clipped to its total length.
+// ipHeader returns the annotated IPv4 header clipped to its total length;
+// a truncated datagram is not ok.
 func ipHeader(p *packet.Packet) (ip []byte, hlen, total int, ok bool) {
-	ip = p.Network()
-	if len(ip) < proto.IPv4MinHeaderLen || ip[0]>>4 != 4 {
+	ip = proto.IPv4Datagram(p.Network())
+	if ip == nil {
 		return nil, 0, 0, false
 	}
-	hlen = proto.IPv4HeaderLen(ip)
-	total = int(proto.U16(ip, proto.IPOffLen))
-	if hlen < proto.IPv4MinHeaderLen || total < hlen || total > len(ip) {
+	hlen, total = proto.IPv4HeaderLen(ip), int(proto.U16(ip, proto.IPOffLen))
+	if total != len(ip) {
 		return nil, 0, 0, false
 	}
-	return ip[:total], hlen, total, true
+	return ip, hlen, total, true
 }
 
 // parseTCP classifies p and parses its TCP segment.

@@ -289,29 +289,10 @@ func minTransportLen(ipProto uint8) int {
 	return proto.UDPHeaderLen
 }
 
-// ipHeader returns the IPv4 header (at the network annotation, or at the
-// start of the data when unset) through the end of the IP datagram, or nil
-// when it is not a well-formed IPv4 header.
-func ipHeader(p *packet.Packet) []byte {
-	var ip []byte
-	if p.Anno.Net >= 0 {
-		ip = p.Network()
-	} else {
-		ip = p.Data()
-	}
-	if len(ip) < proto.IPv4MinHeaderLen || ip[0]>>4 != 4 {
-		return nil
-	}
-	hl := int(ip[0]&0x0f) << 2
-	total := int(proto.U16(ip, proto.IPOffLen))
-	if hl < proto.IPv4MinHeaderLen || total < hl || hl > len(ip) {
-		return nil
-	}
-	if total < len(ip) {
-		ip = ip[:total] // ignore link-layer padding
-	}
-	return ip
-}
+// ipHeader returns the IPv4 datagram at the network annotation (or at the
+// start of the data when unset), without link-layer padding, or nil when
+// it is not a well-formed IPv4 header.
+func ipHeader(p *packet.Packet) []byte { return proto.IPv4Datagram(p.NetworkOrData()) }
 
 // rewrite sets the addresses and ports of direction dir's outgoing tuple
 // and updates the checksums incrementally. The new tuple is the reverse of
