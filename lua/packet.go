@@ -436,7 +436,7 @@ var packetMethods = map[string]glua.LGFunction{
 	"set_user": func(L *glua.LState) int {
 		s := self(L)
 		i := checkRange(L, 2, 0, packet.UserSlots-1)
-		s.p.Anno.User[i] = uint64(checkRange(L, 3, 0, 1<<53))
+		s.p.Anno.User[i] = uint64(checkRange(L, 3, 0, 1<<53-1))
 		return 0
 	},
 	"inport":    func(L *glua.LState) int { L.Push(num(int(self(L).p.Anno.InPort))); return 1 },

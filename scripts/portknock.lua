@@ -6,13 +6,15 @@
 -- dropped; SYNs to knock ports are always dropped (a wrong port restarts
 -- the sequence); all other traffic passes.
 --
+-- IPv4 and IPv6 sources are tracked alike.
+--
 -- ARGS: knock=P1,P2,...  open=PORT  window=SECONDS (default 10)
 -- Handlers: read e.open_sources  (sources currently allowed, one per line)
 --           write e.close ADDR   (revoke a source)
 
 local knock, open_port, window
-local progress = {}   -- src (number) -> { step = n, at = time }
-local allowed = {}    -- src (number) -> expiry time
+local progress = {}   -- src (IPv4: number, IPv6: text) -> { step = n, at = time }
+local allowed = {}    -- src -> expiry time
 local is_knock = {}   -- port -> true
 local knocks = counter("knocks")
 local opened = counter("opened")
@@ -29,13 +31,22 @@ function init(args)
   for _, k in ipairs(knock) do is_knock[k] = true end
 end
 
-function push(port, p)
+-- source returns p's source address as a table key (IPv4: a number,
+-- IPv6: its text) and as text.
+local function source(p)
   local ip = p:ip()
+  if ip then return ip:src_u32(), ip:src() end
+  local ip6 = p:ip6()
+  return ip6:src(), ip6:src()
+end
+
+function push(port, p)
   local tcp = p:tcp()
   if not tcp or not tcp:has_flags(TCP.SYN) or tcp:has_flags(TCP.ACK) then
     return 0                                 -- not a connection attempt
   end
-  local src, dport, t = ip:src_u32(), tcp:dport(), now()
+  local src, text = source(p)
+  local dport, t = tcp:dport(), now()
   if dport == open_port then
     local exp = allowed[src]
     if exp and exp >= t then return 0 end
@@ -56,7 +67,7 @@ function push(port, p)
     progress[src] = nil
     allowed[src] = t + window
     opened:inc()
-    log.info("port " .. open_port .. " opened for " .. ip:src())
+    log.info("port " .. open_port .. " opened for " .. text)
   else
     progress[src] = { step = step + 1, at = t }
   end
@@ -67,12 +78,13 @@ handlers = {
   open_sources = function()
     local out, t = {}, now()
     for src, exp in pairs(allowed) do
-      if exp >= t then out[#out + 1] = net.ntoa(src) end
+      if exp >= t then out[#out + 1] = type(src) == "number" and net.ntoa(src) or src end
     end
     table.sort(out)
     return table.concat(out, "\n")
   end,
   close = { write = function(addr)
+    if allowed[addr] then allowed[addr] = nil return end  -- IPv6, as open_sources shows it
     if not net.valid(addr) then return false, "not an address: " .. addr end
     allowed[net.ip4(addr)] = nil
   end },

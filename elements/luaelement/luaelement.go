@@ -159,7 +159,7 @@ removes the check (slightly faster VM loop, no protection).`,
 				{Name: "ARGS", Text: "words passed to init(args): key=value or plain values"},
 				{Name: "POLICY", Text: "pass (to output 0) or drop: failed calls and a disabled element; default pass"},
 				{Name: "MAX_ERRORS", Text: "consecutive failing calls before disabling, default 10 (0: never)"},
-				{Name: "BUDGET", Text: "time budget per push/push_batch/timer/handler call, default 5ms; 0 disables"},
+				{Name: "BUDGET", Text: "time budget per call into the script (main chunk and init at configuration, push, push_batch, pull, timer, handlers), default 5ms; 0 disables"},
 				{Name: "INTERVAL", Text: "timer() period, default 1s"},
 			},
 			Handlers: []core.Item{
@@ -174,7 +174,7 @@ removes the check (slightly faster VM loop, no protection).`,
 				{Name: "held", Text: "packets pulled from upstream waiting for input() (pull context) (read)"},
 				{Name: "<name>", Text: "handlers declared by the script's handlers table"},
 			},
-			Example: `LuaElement(SCRIPT scripts/portknock.lua, OUTPUTS 2, ARGS "ports=7000,8000,9000 open=22")
+			Example: `LuaElement(SCRIPT scripts/portknock.lua, ARGS "knock=7000,8000,9000 open=22")
 LuaElement(CODE "function push(port, p) local u = p:udp() if u and u:dport() == 53 then return nil end return 0 end")
 Queue -> LuaElement(SCRIPT scripts/prio.lua, INPUTS 2) -> Unqueue -> ToDevice(eth1)`,
 		},

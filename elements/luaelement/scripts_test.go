@@ -255,3 +255,35 @@ func TestLuaFlowHookAllocs(t *testing.T) {
 		t.Fatalf("%.1f allocs per batch of a known flow", allocs)
 	}
 }
+
+// TestScriptPortKnockIPv6: IPv6 sources knock and are refused like IPv4
+// ones (the script used to raise an error on an IPv6 SYN, and the
+// element's POLICY then decided its fate).
+func TestScriptPortKnockIPv6(t *testing.T) {
+	h := elemtest.New(t, "LuaElement", "SCRIPT "+scripts+`portknock.lua, ARGS "knock=7000,8000 open=22"`, 1, 1)
+	h.Ctx.Now = time.Now().UnixNano()
+	syn6 := func(dport uint16) []byte {
+		return luatest.Frame{Src: "2001:db8::1", Dst: "2001:db8::2", Proto: proto.ProtoTCP, Sport: 40000, Dport: dport, Flags: proto.TCPSyn}.Build()
+	}
+	h.Push(0, syn6(22))
+	if h.Outs[0].Count != 0 {
+		t.Fatal("IPv6 SYN to the protected port passed before knocking")
+	}
+	h.Push(0, syn6(7000), syn6(8000), syn6(22))
+	if h.Outs[0].Count != 1 {
+		t.Fatal("IPv6 SYN after a correct knock was dropped")
+	}
+	if got := h.Read("open_sources"); got != "2001:db8::1" {
+		t.Fatalf("open_sources = %q", got)
+	}
+	if err := h.Write("close", "2001:db8::1"); err != nil {
+		t.Fatal(err)
+	}
+	h.Push(0, syn6(22))
+	if h.Outs[0].Count != 1 {
+		t.Fatal("IPv6 source still open after close")
+	}
+	if got := h.Read("errors"); got != "0" {
+		t.Fatalf("script errors: %s (last: %s)", got, h.Read("last_error"))
+	}
+}

@@ -162,7 +162,9 @@ func Parse(args []string) (*Config, error) {
 				}
 			case "rate":
 				if v, err = need(); err == nil {
-					c.Rate, err = strconv.ParseFloat(v, 64)
+					if c.Rate, err = strconv.ParseFloat(v, 64); err != nil {
+						err = fmt.Errorf("option %s: %q is not a number", a, v)
+					}
 				}
 			default:
 				return nil, fmt.Errorf("unknown option --%s", name)
@@ -198,8 +200,10 @@ func Parse(args []string) (*Config, error) {
 				case 'M':
 					c.MinTTL, err = num("-M", v)
 				case 't':
-					var f float64
-					f, err = strconv.ParseFloat(v, 64)
+					f, perr := strconv.ParseFloat(v, 64)
+					if perr != nil || !(f > 0) || f > 3600 {
+						err = fmt.Errorf("option -t: %q is not a timeout in seconds (0 < SEC <= 3600)", v)
+					}
 					c.Timeout = time.Duration(f * float64(time.Second))
 				case 'p':
 					c.Probe = v
@@ -242,6 +246,21 @@ func Parse(args []string) (*Config, error) {
 		i++
 	}
 	c.Args = args[i:]
+	if c.DPort < 0 || c.DPort > 65535 {
+		return nil, fmt.Errorf("option -d: port %d out of range 0..65535", c.DPort)
+	}
+	if c.Tries < 1 {
+		return nil, fmt.Errorf("option --tries: %d, need at least 1", c.Tries)
+	}
+	if c.StopSilent < 0 {
+		return nil, fmt.Errorf("option --stop-silent: %d is negative", c.StopSilent)
+	}
+	if c.Parallel < 1 {
+		return nil, fmt.Errorf("option --parallel: %d, need at least 1", c.Parallel)
+	}
+	if !(c.Rate >= 0) {
+		return nil, fmt.Errorf("option --rate: %v is negative", c.Rate)
+	}
 	if c.MaxTTL < 1 || c.MaxTTL > 255 || c.MinTTL < 1 || c.MinTTL > c.MaxTTL {
 		return nil, fmt.Errorf("bad TTL range %d..%d", c.MinTTL, c.MaxTTL)
 	}

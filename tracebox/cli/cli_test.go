@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -137,5 +138,80 @@ func TestOfflineMissingInputCreatesNoOutput(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(out); string(b) != "keep" {
 		t.Fatalf("an existing OUT was overwritten: %q", b)
+	}
+}
+
+// Out-of-range option values are refused with a message naming the
+// option, instead of being wrapped (-d 70000 probed port 4464) or
+// silently accepted (-t -1, --tries 0, --stop-silent -1).
+func TestBadOptionValues(t *testing.T) {
+	for _, c := range []struct{ args, want string }{
+		{"-d 70000", "option -d: port 70000 out of range"},
+		{"-d -1", "option -d: port -1 out of range"},
+		{"-t abc", `option -t: "abc" is not a timeout`},
+		{"-t -1", `option -t: "-1" is not a timeout`},
+		{"-t 0", `option -t: "0" is not a timeout`},
+		{"-t NaN", `option -t: "NaN" is not a timeout`},
+		{"--tries 0", "option --tries: 0, need at least 1"},
+		{"--stop-silent -1", "option --stop-silent: -1 is negative"},
+		{"--parallel 0", "option --parallel: 0, need at least 1"},
+		{"--rate -5", "option --rate: -5 is negative"},
+		{"--rate x", `option --rate: "x" is not a number`},
+	} {
+		var out, errb bytes.Buffer
+		args := append(strings.Fields(c.args), "-n", "1.2.3.4")
+		code := cli.Main(args, cli.Env{Stdout: &out, Stderr: &errb, Transport: simTransport})
+		if code != 1 || out.Len() != 0 || !strings.HasPrefix(errb.String(), "tracebox: "+c.want) {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q", c.args, code, out.String(), firstLine(errb.String()))
+		}
+	}
+	for _, ok := range []string{"-d 0", "-d 65535", "-t 0.01", "--stop-silent 0", "--rate 0"} {
+		if _, err := cli.Parse(append(strings.Fields(ok), "1.2.3.4")); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+}
+
+func firstLine(s string) string { l, _, _ := strings.Cut(s, "\n"); return l }
+
+// Every flag of --help is documented in tracebox/README.md and every flag
+// of the README's table is in --help.
+func TestHelpMatchesReadme(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := cli.Main([]string{"--help"}, cli.Env{Stdout: &out, Stderr: &errb}); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flag := regexp.MustCompile(`(?:^|[\s,/|` + "`" + `])(--?[a-zA-Z0-9][a-z-]*)`)
+	help := map[string]bool{}
+	for _, l := range strings.Split(errb.String(), "\n") {
+		if strings.HasPrefix(l, "  -") {
+			help[strings.Fields(l)[0]] = true
+		}
+	}
+	doc := map[string]bool{}
+	for _, l := range strings.Split(string(readme), "\n") {
+		if strings.HasPrefix(l, "| `-") {
+			cell := strings.Split(l, "|")[1]
+			for _, m := range flag.FindAllStringSubmatch(cell, -1) {
+				doc[m[1]] = true
+			}
+		}
+	}
+	if len(help) < 20 || len(doc) < 20 {
+		t.Fatalf("parsed %d help flags, %d README flags", len(help), len(doc))
+	}
+	for f := range help {
+		if !doc[f] && !strings.Contains(string(readme), "`"+f) {
+			t.Errorf("%s is in --help but not in tracebox/README.md", f)
+		}
+	}
+	for f := range doc {
+		if !help[f] {
+			t.Errorf("%s is in tracebox/README.md but not in --help", f)
+		}
 	}
 }
