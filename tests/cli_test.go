@@ -214,6 +214,13 @@ func TestHooksVetoConfigurations(t *testing.T) {
 	if code != 1 || !strings.Contains(errs, "nonexistent.lua") {
 		t.Errorf("missing hooks file: exit %d, %q", code, errs)
 	}
+	// A failing hook rejects (fail closed), and says why once.
+	failing := filepath.Join(t.TempDir(), "failing.lua")
+	os.WriteFile(failing, []byte("function on_config(c) error('boom') end\n"), 0o644)
+	_, errs, code = flowbox(t, "", "run", "--hooks", failing, "-e", good)
+	if code != 1 || errs != "flowbox: configuration rejected by policy: on_config hook failed: "+failing+":1: boom\n" {
+		t.Errorf("failing hook: exit %d, stderr %q", code, errs)
+	}
 }
 
 // The Lua example of the README, as a new user would type it.

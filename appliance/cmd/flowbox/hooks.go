@@ -39,7 +39,9 @@ func approveConfig(h *lua.Hooks, g *lang.Graph) error {
 		req.Elements = append(req.Elements, lua.ElementInfo{Name: e.Name, Class: e.Class, Config: e.Config})
 	}
 	ok, reason, err := h.OnConfig(req)
-	if err != nil {
+	if err != nil && ok {
+		// Not expected (a failing hook rejects), but never silent. A
+		// rejection already carries the error in its reason.
 		fmt.Fprintf(os.Stderr, "flowbox: on_config hook failed: %v\n", err)
 	}
 	if !ok {
