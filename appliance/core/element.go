@@ -15,6 +15,9 @@
 package core
 
 import (
+	"fmt"
+	"strings"
+
 	"flowbox/appliance/packet"
 )
 
@@ -125,4 +128,36 @@ type Router interface {
 	CallWrite(from Element, handler, value string) error
 	// AddTimer registers a timer owned by e (call from Initialize).
 	AddTimer(e Element, t *Timer)
+}
+
+// HandlerKinder is the part of a router that tells whether a handler
+// exists and how it can be used (the runtime's router has it; test fakes
+// may not).
+type HandlerKinder interface {
+	HandlerKind(spec string) (readable, writable bool, err error)
+}
+
+// CheckWriteHandler checks at initialization that spec ("elem.handler",
+// "N.handler" or a global "handler") names a write handler, as Click's
+// HandlerCall does; the element part resolves relative to from's compound,
+// as CallWrite does. Routers that cannot tell (no HandlerKinder) pass.
+func CheckWriteHandler(r Router, from Element, spec string) error {
+	hk, ok := r.(HandlerKinder)
+	if !ok {
+		return nil
+	}
+	full := spec
+	if i := strings.LastIndexByte(spec, '.'); i >= 0 {
+		if e := r.Find(from, spec[:i]); e != nil {
+			full = e.Core().Name() + spec[i:]
+		}
+	}
+	_, w, err := hk.HandlerKind(full)
+	if err != nil {
+		return err
+	}
+	if !w {
+		return fmt.Errorf("handler '%s' is not writable", spec)
+	}
+	return nil
 }

@@ -40,7 +40,7 @@ instance after "allow all") are reported as warnings at initialization.`,
 			},
 			Handlers: []core.Item{
 				{Name: "program", Text: "(read) the compiled decision program, one test per line"},
-				{Name: "unmatched", Text: "(read) packets dropped because no rule matched"},
+				{Name: "unmatched", Text: "(read) packets dropped by a deny/drop rule or because no rule matched"},
 			},
 			Example: `IPFilter(deny src net 10.0.0.0/8,
          allow dst tcp port www && syn,

@@ -1,6 +1,7 @@
 package classifier
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -25,6 +26,13 @@ func TestIPFilterActions(t *testing.T) {
 	}
 	if h.Elem.Core().Drops != 2 {
 		t.Errorf("Drops = %d, want 2", h.Elem.Core().Drops)
+	}
+	// The unmatched handler counts deny/drop rules too, as documented.
+	if got := h.Read("unmatched"); got != "2" {
+		t.Errorf("unmatched = %s, want 2 (denied and dropped)", got)
+	}
+	if d := core.Lookup("IPFilter").Doc; !strings.Contains(fmt.Sprint(d.Handlers), "deny/drop rule") {
+		t.Errorf("IPFilter doc does not say unmatched counts deny/drop rules: %v", d.Handlers)
 	}
 }
 

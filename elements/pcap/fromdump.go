@@ -135,6 +135,12 @@ func (d *FromDump) Configure(a *core.Args) error {
 }
 
 func (d *FromDump) Initialize(r core.Router) error {
+	if d.endCall != "" {
+		h, _, _ := strings.Cut(d.endCall, " ")
+		if err := core.CheckWriteHandler(r, d, h); err != nil {
+			return fmt.Errorf("END_CALL: %w", err)
+		}
+	}
 	if d.NOutputs() > 0 && d.Output(0).Kind == core.Push {
 		d.ScheduleTask()
 	}

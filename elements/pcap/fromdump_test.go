@@ -13,7 +13,9 @@ import (
 	"github.com/google/gopacket/pcapgo"
 
 	"flowbox/appliance/core"
+	"flowbox/appliance/lang"
 	"flowbox/appliance/packet"
+	"flowbox/appliance/runtime"
 	"flowbox/elements/elemtest"
 )
 
@@ -265,4 +267,29 @@ func FuzzFromDump(f *testing.F) {
 		}
 		h.Elem.(core.Cleaner).Cleanup(h.Ctx)
 	})
+}
+
+// END_CALL naming a missing handler is a configuration error reported at
+// initialization (Click's HandlerCall), not a log line at end of file.
+func TestFromDumpEndCallChecked(t *testing.T) {
+	path := writeDump(t, "e.pcap", "", [][]byte{frame(0)}, []int64{1e9})
+	out := filepath.Join(t.TempDir(), "out.pcap")
+	build := func(endCall string) error {
+		conf := "FromDump(" + path + ", END_CALL " + endCall + ") -> t :: ToDump(" + out + ")"
+		g, err := lang.Parse("test.click", []byte(conf), lang.Options{IsClass: func(s string) bool { return core.Lookup(s) != nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = runtime.Build(g, runtime.BuildOptions{Threads: 1})
+		return err
+	}
+	if err := build("nosuch.x"); err == nil || !strings.Contains(err.Error(), "END_CALL: No element named 'nosuch'") {
+		t.Errorf("error %v, want END_CALL: No element named 'nosuch'", err)
+	}
+	if err := build("t.count"); err == nil || !strings.Contains(err.Error(), "not writable") {
+		t.Errorf("error %v, want not writable", err)
+	}
+	if err := build("stop"); err != nil {
+		t.Error(err)
+	}
 }

@@ -1,6 +1,8 @@
 package standard
 
 import (
+	"fmt"
+
 	"flowbox/appliance/core"
 	"flowbox/appliance/packet"
 )
@@ -95,6 +97,18 @@ func (c *Counter) Configure(a *core.Args) error {
 	return err
 }
 
+// Initialize checks that the COUNT_CALL and BYTE_COUNT_CALL handlers exist
+// and are writable (Click rejects the configuration otherwise).
+func (c *Counter) Initialize(r core.Router) error {
+	if err := c.countCall.check(r, c); err != nil {
+		return fmt.Errorf("COUNT_CALL: %w", err)
+	}
+	if err := c.byteCountCall.check(r, c); err != nil {
+		return fmt.Errorf("BYTE_COUNT_CALL: %w", err)
+	}
+	return nil
+}
+
 func (c *Counter) noteCalls() {
 	c.hasCalls = c.countCall.handler != "" || c.byteCountCall.handler != ""
 }
@@ -144,9 +158,16 @@ func (c *Counter) Handlers() []core.Handler {
 
 func (c *Counter) callHandler(name string, h *handlerCall) core.Handler {
 	return core.ReadWrite(name, h.String, func(s string) error {
-		if err := h.set(s); err != nil {
+		var nh handlerCall
+		if err := nh.set(s); err != nil {
 			return err
 		}
+		if r := c.Router(); r != nil {
+			if err := nh.check(r, c); err != nil {
+				return err
+			}
+		}
+		*h = nh
 		c.noteCalls()
 		return nil
 	})

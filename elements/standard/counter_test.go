@@ -1,6 +1,7 @@
 package standard
 
 import (
+	"strings"
 	"testing"
 
 	"flowbox/appliance/core"
@@ -121,4 +122,40 @@ func BenchmarkCounter(b *testing.B) {
 		c.Process(h.Ctx, &batch)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/32, "ns/pkt")
+}
+
+// A COUNT_CALL or BYTE_COUNT_CALL naming a missing or read-only handler is
+// a configuration error at initialization (Click's HandlerCall), not a
+// silent failure when the count is reached; so is writing one to count_call.
+func TestCounterCallHandlerChecked(t *testing.T) {
+	for _, tc := range []struct{ conf, msg string }{
+		{"InfiniteSource -> c :: Counter(COUNT_CALL 3 nosuch.reset) -> Discard", "COUNT_CALL: No element named 'nosuch'"},
+		{"InfiniteSource -> c :: Counter(BYTE_COUNT_CALL 3 c.nosuch) -> Discard", "BYTE_COUNT_CALL: No handler named 'c.nosuch'"},
+		{"InfiniteSource -> c :: Counter(COUNT_CALL 3 c.count) -> Discard", "not writable"},
+		{"InfiniteSource -> c :: Counter(COUNT_CALL 3 nostop) -> Discard", "No handler named 'nostop'"},
+	} {
+		_, err := buildRouter(t, tc.conf)
+		if err == nil || !strings.Contains(err.Error(), tc.msg) || !strings.Contains(err.Error(), "test.click:1:") {
+			t.Errorf("%s: error %v, want test.click:1:... %q", tc.conf, err, tc.msg)
+		}
+	}
+	for _, conf := range []string{
+		"InfiniteSource -> c :: Counter(COUNT_CALL 3 c.reset) -> Discard",
+		"InfiniteSource -> c :: Counter(COUNT_CALL 3 stop) -> Discard",
+		"elementclass X { input -> c :: Counter(COUNT_CALL 2 c.reset) -> output }; InfiniteSource -> x :: X -> Discard",
+	} {
+		if _, err := buildRouter(t, conf); err != nil {
+			t.Errorf("%s: %v", conf, err)
+		}
+	}
+	r, err := buildRouter(t, "InfiniteSource -> c :: Counter -> Discard")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Write("c.count_call", "5 nosuch.reset"); err == nil {
+		t.Error("writing count_call with a missing handler succeeded")
+	}
+	if err := r.Write("c.count_call", "5 c.reset"); err != nil {
+		t.Errorf("writing count_call: %v", err)
+	}
 }

@@ -6,9 +6,22 @@ import (
 	"testing"
 
 	"flowbox/appliance/core"
+	"flowbox/appliance/lang"
 	"flowbox/appliance/packet"
+	"flowbox/appliance/runtime"
 	"flowbox/elements/elemtest"
 )
+
+// buildRouter parses and builds a whole configuration with the real
+// runtime (Initialize included) and returns the build error, if any.
+func buildRouter(t *testing.T, conf string) (*runtime.Router, error) {
+	t.Helper()
+	g, err := lang.Parse("test.click", []byte(conf), lang.Options{IsClass: func(s string) bool { return core.Lookup(s) != nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runtime.Build(g, runtime.BuildOptions{Threads: 1})
+}
 
 // udp64 is a 64-byte Ethernet/IPv4/UDP frame (10.0.0.1:1234 -> 10.0.0.2:5678).
 func udp64() []byte {

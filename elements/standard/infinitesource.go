@@ -1,6 +1,7 @@
 package standard
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -111,7 +112,13 @@ func (e *InfiniteSource) Configure(a *core.Args) error {
 	return nil
 }
 
-func (e *InfiniteSource) Initialize(core.Router) error {
+func (e *InfiniteSource) Initialize(r core.Router) error {
+	if e.endCall != "" {
+		h, _, _ := strings.Cut(e.endCall, " ")
+		if err := core.CheckWriteHandler(r, e, h); err != nil {
+			return fmt.Errorf("END_CALL: %w", err)
+		}
+	}
 	e.out = e.Output(0)
 	if e.out.Kind != core.Pull {
 		e.ScheduleTask()

@@ -2,6 +2,7 @@ package standard
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"flowbox/elements/elemtest"
@@ -192,4 +193,15 @@ func BenchmarkInfiniteSourceDiscard(b *testing.B) {
 	nsPerPkt := float64(b.Elapsed().Nanoseconds()) / float64(b.N) / burst
 	b.ReportMetric(nsPerPkt, "ns/pkt")
 	b.ReportMetric(1e3/nsPerPkt, "Mpps")
+}
+
+// END_CALL naming a missing handler is a configuration error.
+func TestInfiniteSourceEndCallChecked(t *testing.T) {
+	_, err := buildRouter(t, "InfiniteSource(LIMIT 1, END_CALL nosuch.x) -> Discard")
+	if err == nil || !strings.Contains(err.Error(), "END_CALL: No element named 'nosuch'") {
+		t.Errorf("error %v, want END_CALL: No element named 'nosuch'", err)
+	}
+	if _, err := buildRouter(t, "InfiniteSource(LIMIT 1, END_CALL stop) -> c :: Counter -> Discard"); err != nil {
+		t.Error(err)
+	}
 }

@@ -85,6 +85,16 @@ func isHandlerName(s string) bool {
 	return s != ""
 }
 
+// check reports a trigger whose handler does not exist or is not
+// writable, as Click's HandlerCall::initialize_write does at
+// initialization, instead of failing silently when the trigger fires.
+func (h *handlerCall) check(r core.Router, from core.Element) error {
+	if h.handler == "" {
+		return nil
+	}
+	return core.CheckWriteHandler(r, from, h.handler)
+}
+
 func (h *handlerCall) String() string {
 	if h.handler == "" {
 		return ""
