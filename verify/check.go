@@ -249,7 +249,7 @@ type match struct {
 // snapAt returns the packet at a requirement hop's match: as it leaves
 // the source or an ELEMENT:PORT, as it arrives elsewhere.
 func snapAt(t *sym.Trail, n ReqNode, first bool) sym.Snap {
-	if first || n.Kind == NodeElem && n.Port >= 0 {
+	if (first || n.Kind == NodeElem && n.Port >= 0) && t.Out >= 0 {
 		return t.Left
 	}
 	return t.At
@@ -272,7 +272,11 @@ func (c *Checker) candidates(p *Path, n ReqNode, after *sym.Trail) []*sym.Trail 
 				continue
 			}
 			if n.Port >= 0 && h.Out != n.Port {
-				continue
+				// EXIT:0 (the paper's "dst:0" of a ToDevice) is the
+				// packet leaving through the device.
+				if !(n.Port == 0 && h.Out < 0 && exitClasses[h.Class] && (t.Depth != last.Depth || p.Outcome == sym.Delivered)) {
+					continue
+				}
 			}
 			out = append(out, t)
 		default:
@@ -376,6 +380,9 @@ func (c *Checker) Check(r *Requirement) *Answer {
 		case best == nil:
 			a.Verdict = Violated
 			a.Reason = fmt.Sprintf("no packet from %s can take any path", src.Node.Text)
+			if src.FlowText != "" {
+				a.Reason = fmt.Sprintf("no packet %s emits matches %q: no path", src.Node.Text, src.FlowText)
+			}
 		default:
 			a.Verdict = Violated
 			a.Reason = fmt.Sprintf("no path reaches %s (%s); e.g. %s: %s", target, Summary(paths), best.Outcome, best.Reason)
@@ -419,7 +426,7 @@ func (c *Checker) Check(r *Requirement) *Answer {
 				}
 				a.Verdict = Violated
 				vs := c.G.Vars
-				a.Reason = fmt.Sprintf("%s changes between %s and %s: %s becomes %s", f, r.Hops[i-1].Node.Text, h.Node.Text, vs.Format(e0), vs.Format(e1))
+				a.Reason = fmt.Sprintf("%s changes between %s and %s: %s becomes %s", f, r.Hops[i-1].Node.Text, h.Node.Text, formatField(vs, f, e0), formatField(vs, f, e1))
 				w := m.state.S.Clone()
 				if !e0.IsBlob() && !e1.IsBlob() {
 					w.Ne(e0, e1)
@@ -427,7 +434,7 @@ func (c *Checker) Check(r *Requirement) *Answer {
 				if mod, ok := w.Model(); ok {
 					a.Counterexample = describe(m.state, m.path.State.Init, mod)
 					if !e0.IsBlob() {
-						a.Counterexample += fmt.Sprintf(" (%s %d at %s, %d at %s)", f, mod.Value(e0), r.Hops[i-1].Node.Text, mod.Value(e1), h.Node.Text)
+						a.Counterexample += fmt.Sprintf(" (%s %s at %s, %s at %s)", f, fieldValue(f, mod.Value(e0)), r.Hops[i-1].Node.Text, fieldValue(f, mod.Value(e1)), h.Node.Text)
 					}
 				}
 				a.Path = m.path.Hops()
@@ -587,3 +594,20 @@ func (c *Checker) Paths(r *Requirement) ([]*Path, error) {
 // FieldAt reads a requirement field (src, dst, proto, ...) of the packet
 // in snapshot sn.
 func FieldAt(s *sym.State, sn sym.Snap, name string) (sym.Expr, error) { return fieldAt(s, sn, name) }
+
+// fieldValue renders a concrete field value: addresses dotted.
+func fieldValue(field string, v uint32) string {
+	if field == "src" || field == "dst" {
+		return sym.U32(v)
+	}
+	return fmt.Sprint(v)
+}
+
+// formatField renders a field's symbolic value; a constant address is
+// dotted.
+func formatField(vs *sym.Vars, field string, e sym.Expr) string {
+	if v, ok := e.IsConst(); ok && (field == "src" || field == "dst") {
+		return sym.U32(v)
+	}
+	return vs.Format(e)
+}

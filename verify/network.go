@@ -289,6 +289,11 @@ func (n *Network) injections(g *Graph, node ReqNode) ([]injection, error) {
 		}
 	}
 	if len(out) == 0 {
+		for _, a := range n.Attach {
+			if a.Kind == node.Kind && (node.Kind == NodeClient || node.Kind == NodeInternet) {
+				return nil, fmt.Errorf("%s is attached at %s:%s, but box %s has no FromDevice(%s) there: no %s traffic enters the network", node.Text, a.Box, a.Dev, a.Box, a.Dev, node.Text)
+			}
+		}
 		return nil, fmt.Errorf("no attachment point for %s in the network", node.Text)
 	}
 	return out, nil

@@ -1,8 +1,10 @@
 package verify
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -46,32 +48,62 @@ type Requirement struct {
 // ConstFields are the field names const accepts.
 var ConstFields = []string{"src", "dst", "proto", "src port", "dst port", "tos", "ttl", "seq", "ack", "payload"}
 
+// SyntaxError is a malformed requirement: Col is the 1-based column (in
+// bytes) of the requirement text where Msg applies.
+type SyntaxError struct {
+	Col int
+	Msg string
+}
+
+func (e *SyntaxError) Error() string { return fmt.Sprintf("col %d: %s", e.Col, e.Msg) }
+
+func errAt(off int, format string, a ...any) error {
+	return &SyntaxError{Col: off + 1, Msg: fmt.Sprintf(format, a...)}
+}
+
 // ParseRequirement parses `reach from NODE [FLOW] {-> NODE [FLOW] [const
-// FIELDS]}+`.
+// FIELDS]}+`. Errors are *SyntaxError, naming the column and what was
+// expected there.
 func ParseRequirement(text string) (*Requirement, error) {
+	off := len(text) - len(strings.TrimLeft(text, " \t\r\n"))
 	t := strings.TrimSpace(text)
+	got := func(s string) string {
+		if f := strings.Fields(s); len(f) > 0 {
+			return fmt.Sprintf("%q", f[0])
+		}
+		return "end of requirement"
+	}
 	rest, ok := cutWord(t, "reach")
 	if !ok {
-		return nil, fmt.Errorf("requirement must start with 'reach from': %q", text)
+		return nil, errAt(off, "expected 'reach from', got %s", got(t))
 	}
-	rest, ok = cutWord(strings.TrimSpace(rest), "from")
+	o := off + len("reach")
+	o += len(rest) - len(strings.TrimLeft(rest, " \t\r\n"))
+	rest = strings.TrimLeft(rest, " \t\r\n")
+	rest, ok = cutWord(rest, "from")
 	if !ok {
-		return nil, fmt.Errorf("expected 'from' after 'reach'")
+		return nil, errAt(o, "expected 'from' after 'reach', got %s", got(rest))
 	}
-	parts := strings.Split(rest, "->")
-	if len(parts) < 2 {
-		return nil, fmt.Errorf("expected at least one '-> NODE' hop")
-	}
+	o += len("from")
 	r := &Requirement{Text: t}
-	for i, p := range parts {
-		h, err := parseHop(strings.TrimSpace(p), i == 0)
+	for i := 0; ; i++ {
+		part, more := rest, false
+		if j := strings.Index(rest, "->"); j >= 0 {
+			part, more = rest[:j], true
+		}
+		h, err := parseHop(part, o, i == 0)
 		if err != nil {
-			if i == 0 {
-				return nil, fmt.Errorf("source: %w", err)
-			}
-			return nil, fmt.Errorf("hop %d: %w", i, err)
+			return nil, err
 		}
 		r.Hops = append(r.Hops, h)
+		if !more {
+			break
+		}
+		o += len(part) + len("->")
+		rest = rest[len(part)+len("->"):]
+	}
+	if len(r.Hops) < 2 {
+		return nil, errAt(off+len(t), "expected '-> NODE' after the source (at least one hop)")
 	}
 	return r, nil
 }
@@ -88,34 +120,51 @@ func cutWord(s, w string) (string, bool) {
 	return rest, true
 }
 
-func parseHop(s string, source bool) (ReqHop, error) {
+// parseHop parses one "NODE [FLOW] [const FIELDS]"; off is the column
+// (0-based) of s in the requirement.
+func parseHop(s string, off int, source bool) (ReqHop, error) {
 	var h ReqHop
+	what := "a node after '->'"
+	if source {
+		what = "a source node after 'reach from'"
+	}
+	lead := len(s) - len(strings.TrimLeft(s, " \t\r\n"))
 	f := strings.Fields(s)
 	if len(f) == 0 {
-		return h, fmt.Errorf("missing node")
+		return h, errAt(off+lead, "expected %s", what)
+	}
+	if f[0] == "const" || strings.HasPrefix(f[0], "->") {
+		return h, errAt(off+lead, "expected %s, got %q", what, f[0])
 	}
 	n, err := parseNode(f[0])
 	if err != nil {
-		return h, err
+		return h, errAt(off+lead, "%v", err)
 	}
 	h.Node = n
-	rest := strings.TrimSpace(s[strings.Index(s, f[0])+len(f[0]):])
-	flow := rest
+	restOff := lead + len(f[0])
+	rest := s[restOff:]
+	flow, flowOff := rest, off+restOff
 	if i := constIndex(rest); i >= 0 {
 		if source {
-			return h, fmt.Errorf("const is not allowed on the source")
+			return h, errAt(off+restOff+i, "const is not allowed on the source (it applies to the hop ending at a node)")
 		}
-		flow = strings.TrimSpace(rest[:i])
-		fields, err := parseConst(strings.TrimSpace(rest[i+len("const"):]))
+		flow = rest[:i]
+		fields, err := parseConst(rest[i+len("const"):], off+restOff+i+len("const"))
 		if err != nil {
 			return h, err
 		}
 		h.Const = fields
 	}
+	flowOff += len(flow) - len(strings.TrimLeft(flow, " \t\r\n"))
+	flow = strings.TrimSpace(flow)
 	if flow != "" {
 		node, err := ipexpr.Parse(flow)
 		if err != nil {
-			return h, fmt.Errorf("flow %q: %v", flow, err)
+			var pe *ipexpr.Error
+			if errors.As(err, &pe) {
+				return h, &SyntaxError{Col: flowOff + pe.Col, Msg: fmt.Sprintf("flow %q: %s", flow, pe.Msg)}
+			}
+			return h, errAt(flowOff, "flow %q: %v", flow, err)
 		}
 		h.Flow, h.FlowText = node, flow
 	}
@@ -137,23 +186,28 @@ func constIndex(s string) int {
 	return -1
 }
 
-func parseConst(s string) ([]string, error) {
-	if s == "" {
-		return nil, fmt.Errorf("const needs at least one field")
+// parseConst parses "FIELD {&& FIELD}"; off is its column (0-based).
+func parseConst(s string, off int) ([]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, errAt(off+len(s), "expected a field after 'const' (%s)", strings.Join(ConstFields, ", "))
 	}
 	var out []string
-	for _, part := range strings.Split(s, "&&") {
+	o := off
+	for k, part := range strings.Split(s, "&&") {
+		lead := len(part) - len(strings.TrimLeft(part, " \t\r\n"))
 		name := strings.Join(strings.Fields(part), " ")
-		known := false
-		for _, k := range ConstFields {
-			if name == k {
-				known = true
+		if name == "" {
+			after := "'const'"
+			if k > 0 {
+				after = "'&&'"
 			}
+			return nil, errAt(o+lead, "expected a field after %s (%s)", after, strings.Join(ConstFields, ", "))
 		}
-		if !known {
-			return nil, fmt.Errorf("const: unknown field %q (known: %s)", name, strings.Join(ConstFields, ", "))
+		if !slices.Contains(ConstFields, name) {
+			return nil, errAt(o+lead, "unknown const field %q (expected one of %s, joined by &&)", name, strings.Join(ConstFields, ", "))
 		}
 		out = append(out, name)
+		o += len(part) + len("&&")
 	}
 	return out, nil
 }

@@ -87,8 +87,8 @@ const (
 // v can never be in allowed and is not bound to in (a value that merely
 // might coincide with the input's is not authorization); unknown
 // otherwise.
-func rule(s *sym.Solver, v, in sym.Expr, allowed sym.Set) tri {
-	if s.MustEqual(v, in) {
+func rule(s *sym.Solver, v, in sym.Expr, hasIn bool, allowed sym.Set) tri {
+	if hasIn && s.MustEqual(v, in) {
 		return proven
 	}
 	if !allowed.Empty() {
@@ -105,7 +105,7 @@ func rule(s *sym.Solver, v, in sym.Expr, allowed sym.Set) tri {
 		canAllowed = c.In(v, allowed) && c.Feasible()
 	}
 	canIn := false
-	if s.Related(v, in) {
+	if hasIn && s.Related(v, in) {
 		c := s.Clone()
 		canIn = c.Eq(v, in) && c.Feasible()
 	}
@@ -127,6 +127,10 @@ func rule(s *sym.Solver, v, in sym.Expr, allowed sym.Set) tri {
 //     still addressed to itself, i.e. it does not forward traffic that
 //     was not meant for it (routers, DPI boxes, transparent proxies).
 //
+// Packet generators of the module (RatedSource, InfiniteSource, ...) are
+// explored too: what they send must have source ADDRESS and, for a third
+// party, a whitelisted destination.
+//
 // Every path to an exit is judged: conforming for every packet, for none,
 // or for some. All conforming: ACCEPT; none: REJECT; otherwise, or with
 // opaque elements: SANDBOX (insert ChangeEnforcer).
@@ -140,8 +144,9 @@ func (c *Checker) Security(opt SecurityOptions) *SecurityResult {
 		return done(Reject, "--address (the module's IPv4 address) is required for client and third-party modules")
 	}
 	entries := c.G.Entries()
-	if len(entries) == 0 {
-		return done(Sandbox, "the module has no FromDevice: nothing to check")
+	gens := c.generators()
+	if len(entries) == 0 && len(gens) == 0 && opt.Role != Operator {
+		return done(Accept, "the module has no FromDevice and no packet generator: it sends no traffic")
 	}
 	var A uint32
 	if opt.Address.Is4() {
@@ -155,6 +160,22 @@ func (c *Checker) Security(opt SecurityOptions) *SecurityResult {
 		}
 	}
 	var paths []*Path
+	generated := map[*Path]bool{}
+	// Packet generators (RatedSource, ...) originate traffic of their own:
+	// there is no incoming packet whose source or destination could
+	// authorize what they send.
+	for _, g := range gens {
+		for p := 0; p < c.G.Nodes[g].NOut; p++ {
+			for _, s := range c.startPackets(g, p) {
+				s.Init = s.Snapshot()
+				x := &Explorer{G: c.G, Limits: c.Limits}
+				for _, path := range x.Inject(g, p, s) {
+					generated[path] = true
+					paths = append(paths, path)
+				}
+			}
+		}
+	}
 	for _, e := range entries {
 		s := sym.NewPacket(c.G.Vars, sym.EtherFrame, "")
 		if opt.Role != Operator {
@@ -205,11 +226,20 @@ func (c *Checker) Security(opt SecurityOptions) *SecurityResult {
 		}
 		S := p.State.S
 		verdicts := map[string]tri{}
-		verdicts["spoofing: source is neither the module's address nor the source the traffic arrived with"] =
-			rule(S, srcOut, srcIn, sym.Point(A))
-		if opt.Role == ThirdParty {
-			verdicts["default-off: destination is neither whitelisted nor the source of the incoming traffic"] =
-				rule(S, dstOut, srcIn, wl)
+		if generated[p] {
+			verdicts["spoofing: the module generates traffic whose source is not the module's address"] =
+				rule(S, srcOut, sym.Expr{}, false, sym.Point(A))
+			if opt.Role == ThirdParty {
+				verdicts["default-off: the module generates traffic to a destination that is not whitelisted"] =
+					rule(S, dstOut, sym.Expr{}, false, wl)
+			}
+		} else {
+			verdicts["spoofing: source is neither the module's address nor the source the traffic arrived with"] =
+				rule(S, srcOut, srcIn, true, sym.Point(A))
+			if opt.Role == ThirdParty {
+				verdicts["default-off: destination is neither whitelisted nor the source of the incoming traffic"] =
+					rule(S, dstOut, srcIn, true, wl)
+			}
 		}
 		if S.MustEqual(dstOut, sym.Const(32, A)) {
 			verdicts["transit: the module forwards traffic still addressed to itself (it processes traffic not meant for it)"] = refuted
@@ -331,6 +361,22 @@ func InsertEnforcers(g *lang.Graph, opt SecurityOptions) *lang.Graph {
 	}
 	if len(devs) == 0 {
 		out.Elements = out.Elements[:e]
+	}
+	return out
+}
+
+// generators lists the elements that originate packets other than the
+// devices: models implementing sym.Source, and elements without inputs
+// that have outputs (unmodelled generators, explored as such).
+func (c *Checker) generators() []int {
+	var out []int
+	for i, n := range c.G.Nodes {
+		if n.Entry || n.NOut == 0 {
+			continue
+		}
+		if _, ok := n.beh.(sym.Source); ok || n.NIn == 0 {
+			out = append(out, i)
+		}
 	}
 	return out
 }

@@ -133,12 +133,23 @@ func (c *Checker) Validate(r *Requirement) error {
 		if h.Node.Kind != NodeElem {
 			continue
 		}
-		if _, err := c.findElem(h.Node); err != nil {
+		idx, err := c.findElem(h.Node)
+		if err != nil {
 			name := h.Node.Elem
 			if h.Node.Box != "" {
 				name = h.Node.Box + "/" + h.Node.Elem
 			}
 			return &UnknownElementError{Name: name, Suggest: c.suggest(h.Node)}
+		}
+		if h.Node.Port < 0 {
+			continue
+		}
+		for _, i := range idx {
+			nd := c.G.Nodes[i]
+			if h.Node.Port < nd.NOut || h.Node.Port == 0 && nd.Exit {
+				continue // EXIT:0 is leaving through the device
+			}
+			return fmt.Errorf("%s (%s) has no output %d (it has %d)", nd.Name, nd.Class, h.Node.Port, nd.NOut)
 		}
 	}
 	return nil

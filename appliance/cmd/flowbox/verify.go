@@ -13,6 +13,7 @@ import (
 
 	"flowbox/appliance/control"
 	"flowbox/appliance/lang"
+	"flowbox/lua"
 	"flowbox/verify"
 )
 
@@ -22,7 +23,7 @@ func init() {
 
 const verifyUsage = `
 usage: flowbox verify [--network FILE] [--as ROLE] [--address A] [--allow PREFIX]...
-                      [--json] [--sandboxed FILE] CONFIG... [-r 'REQ']... [-R FILE]
+                      [--hooks FILE] [--json] [--sandboxed FILE] CONFIG... [-r 'REQ']... [-R FILE]
 
 Explores every path of the configuration with symbolic packets (SymNet /
 In-Net) and answers each requirement, in the order given:
@@ -45,7 +46,11 @@ given with it are boxes named after their files that it may link.
 --as operator|client|third-party checks In-Net's security rules for a
 module with address --address (whitelist: --allow, repeatable): the
 answer is ACCEPT, REJECT, or SANDBOX (ChangeEnforcer must be inserted;
---sandboxed FILE writes the configuration with it).
+--sandboxed FILE writes the configuration with it). --hooks FILE asks
+the operator's Lua on_tenant(req) hook about every client and
+third-party request (req = {role, address, allow, configs, text,
+decision, reason}); a hook that rejects, or fails, turns the answer into
+REJECT with its reason.
 
 Each answer is one line starting SATISFIED, VIOLATED or UNPROVABLE (or
 ACCEPT, REJECT, SANDBOX). Exit status: 0 all hold/accept, 1 any
@@ -60,10 +65,10 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("verify", verifyUsage)
 	fs.SetOutput(stderr)
 	var (
-		network, role, address, reqFile, sandboxed string
-		reqs, allow                                multiFlag
-		asJSON                                     bool
-		configs                                    []string
+		network, role, address, reqFile, sandboxed, hooksFile string
+		reqs, allow                                           multiFlag
+		asJSON                                                bool
+		configs                                               []string
 	)
 	fs.StringVar(&network, "network", "", "network description `FILE`")
 	fs.StringVar(&role, "as", "", "check the security rules for `ROLE`: operator, client or third-party")
@@ -72,6 +77,7 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&reqs, "r", "requirement `REQ` (repeatable)")
 	fs.StringVar(&reqFile, "R", "", "read requirements from `FILE`, one per line (# comments)")
 	fs.BoolVar(&asJSON, "json", false, "print JSON with every path")
+	fs.StringVar(&hooksFile, "hooks", "", "ask the on_tenant hook of Lua `FILE` about client and third-party requests")
 	fs.StringVar(&sandboxed, "sandboxed", "", "with SANDBOX, write the configuration with ChangeEnforcer to `FILE`")
 	if err := parseInterspersed(fs, args, func(a string) error { configs = append(configs, a); return nil }); err != nil {
 		return exitUsage(stderr, err)
@@ -140,6 +146,19 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 			}
 			opt.Allowed = append(opt.Allowed, pf)
 		}
+	}
+	var hooks *lua.Hooks
+	if hooksFile != "" {
+		if role == "" {
+			fmt.Fprintln(stderr, "flowbox verify: --hooks needs --as ROLE (on_tenant judges tenant requests)")
+			return 2
+		}
+		h, err := lua.LoadHooks(hooksFile, lua.HookOptions{})
+		if err != nil {
+			fmt.Fprintln(stderr, "flowbox verify: --hooks:", err)
+			return 2
+		}
+		hooks = h
 	}
 	c := &verify.Checker{AllPaths: asJSON}
 	var single *lang.Graph
@@ -224,6 +243,9 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	}
 	if role != "" {
 		res := c.Security(opt)
+		if hooks != nil && opt.Role != verify.Operator && res.Decision != verify.Reject {
+			tenantHook(hooks, res, opt, configs)
+		}
 		out.Security = res
 		switch res.Decision {
 		case verify.Reject:
@@ -251,6 +273,36 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return status
+}
+
+// tenantHook asks the operator's on_tenant hook about a tenant request
+// the security rules let through (ACCEPT or SANDBOX); a rejection, or a
+// failing hook (fail closed), makes it REJECT.
+func tenantHook(h *lua.Hooks, res *verify.SecurityResult, opt verify.SecurityOptions, configs []string) {
+	var allow []string
+	for _, p := range opt.Allowed {
+		allow = append(allow, p.String())
+	}
+	text := ""
+	if len(configs) > 0 {
+		if b, err := os.ReadFile(configs[0]); err == nil {
+			text = string(b)
+		}
+	}
+	r, _ := h.OnTenant(map[string]any{
+		"role": opt.Role.String(), "address": opt.Address.String(), "allow": allow,
+		"configs": append([]string(nil), configs...), "text": text,
+		"decision": res.DecisionText, "reason": res.Reason,
+	})
+	if r.Accept {
+		return
+	}
+	res.Decision, res.DecisionText = verify.Reject, verify.Reject.String()
+	res.Reason = r.Reason
+	if !strings.HasPrefix(res.Reason, "on_tenant") {
+		res.Reason = "on_tenant: " + res.Reason
+	}
+	res.Counterexample, res.Path = "", ""
 }
 
 func readConfig(file string) (*lang.Graph, error) {
