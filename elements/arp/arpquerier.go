@@ -155,7 +155,11 @@ func (q *ARPQuerier) setAddress(s string) error {
 func (q *ARPQuerier) Initialize(r core.Router) error {
 	q.sweeper = core.NewTimer(q.sweep)
 	r.AddTimer(q, q.sweeper)
-	q.sweeper.ScheduleAfter(time.Now().UnixNano(), sweepInterval)
+	// Handlers (insert) stamp entries with q.now: start it on the clock
+	// the packet path uses, or an entry inserted before the first packet
+	// or sweep would date from 1970 and expire at once.
+	q.now = time.Now().UnixNano()
+	q.sweeper.ScheduleAfter(q.now, sweepInterval)
 	return nil
 }
 

@@ -233,3 +233,24 @@ func BenchmarkARPQuerierKnownHop(b *testing.B) {
 		q.Push(h.Ctx, 0, &batch)
 	}
 }
+
+// An entry inserted through the handler before any packet or sweep has
+// run must live TIMEOUT from now, not from time zero.
+func TestARPQuerierInsertBeforeTraffic(t *testing.T) {
+	h := elemtest.New(t, "ARPQuerier", "10.0.0.1, 00:11:22:33:44:55", 2, 2)
+	if err := h.Write("insert", "10.0.0.7 66:77:88:99:aa:bb"); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UnixNano() + int64(2*time.Second)
+	h.Elem.(*ARPQuerier).sweeper.ScheduleAt(now)
+	h.FireTimers(now)
+	if !strings.Contains(h.Read("table"), "10.0.0.7 66:77:88:99:aa:bb") {
+		t.Fatalf("inserted entry swept at once: table %q", h.Read("table"))
+	}
+	h.Ctx.Now = now
+	h.PushPackets(0, ipPacket(h, "10.0.0.7", 1))
+	if h.Outs[0].Count != 1 || h.Outs[1].Count != 0 {
+		t.Fatalf("sent %d, queries %d; want the packet sent without a query", h.Outs[0].Count, h.Outs[1].Count)
+	}
+	assertEncap(t, h.Outs[0].Pkts[0], peerMAC, 1)
+}

@@ -95,8 +95,9 @@ func (f *IPFragmenter) cannotFragment(ctx *core.Ctx, p *packet.Packet, ip []byte
 	f.Drop(ctx, p)
 }
 
-// fragment emits the later fragments as new packets, then trims p into the
-// first fragment. ip is p's IP datagram (link padding excluded).
+// fragment trims p into the first fragment and emits it, then emits the
+// later fragments as new packets, in order (as Click does). ip is p's IP
+// datagram (link padding excluded).
 func (f *IPFragmenter) fragment(ctx *core.Ctx, p *packet.Packet, ip []byte, hl int) {
 	firstData := (f.mtu - hl) &^ 7
 	if (proto.U16(ip, proto.IPOffFrag)&proto.IPFlagDF != 0 && f.honorDF) || firstData < 8 {
@@ -112,30 +113,35 @@ func (f *IPFragmenter) fragment(ctx *core.Ctx, p *packet.Packet, ip []byte, hl i
 	data := p.Writable(ctx.Pool)
 	ip = data[netOff : netOff+len(ip)]
 	f.fragged++
+	origFrag := proto.U16(ip, proto.IPOffFrag)
+	// The first fragment is the original packet cut short, MF set. It may
+	// leave (a full output batch is pushed) before the later fragments are
+	// cut, so they are copied from a copy-on-write clone of the datagram;
+	// the clone is freed before the final Flush, so the first fragment is
+	// normally unshared again by the time anyone writes to it.
+	proto.Put16(ip, proto.IPOffLen, uint16(hl+firstData))
+	proto.Put16(ip, proto.IPOffFrag, origFrag|proto.IPFlagMF)
+	proto.SetIPv4Checksum(ip)
+	src := ctx.Pool.Clone(p) // its header fields are rewritten per fragment
+	srcIP := src.Data()[netOff : netOff+len(ip)]
+	p.SetLen(ctx.Pool, netOff+hl+firstData)
+	f.Emit(ctx, 0, p)
+	f.fragments++
 	outHL := proto.IPv4MinHeaderLen + f.optsLen
-	payload := ip[hl:]
-	// Later fragments first, built from the untouched original.
+	payload := srcIP[hl:]
 	for off := firstData; off < len(payload); {
 		n := (f.mtu - outHL) &^ 7
 		if off+n > len(payload) {
 			n = len(payload) - off
 		}
-		f.Emit(ctx, 0, f.laterFragment(ctx, p, ip, payload[off:off+n], off, off+n == len(payload)))
+		f.Emit(ctx, 0, f.laterFragment(ctx, src, srcIP, origFrag, payload[off:off+n], off, off+n == len(payload)))
 		f.fragments++
 		off += n
 	}
-	// The first fragment is the original packet cut short, MF set.
-	proto.Put16(ip, proto.IPOffLen, uint16(hl+firstData))
-	proto.Put16(ip, proto.IPOffFrag, proto.U16(ip, proto.IPOffFrag)|proto.IPFlagMF)
-	proto.SetIPv4Checksum(ip)
-	p.SetLen(ctx.Pool, netOff+hl+firstData)
-	f.Emit(ctx, 0, p)
-	f.fragments++
+	ctx.Pool.Free(src)
 }
 
-// laterFragment builds the fragment carrying chunk, which starts off bytes
-// into the original payload.
-func (f *IPFragmenter) laterFragment(ctx *core.Ctx, orig *packet.Packet, ip, chunk []byte, off int, last bool) *packet.Packet {
+func (f *IPFragmenter) laterFragment(ctx *core.Ctx, orig *packet.Packet, ip []byte, frag uint16, chunk []byte, off int, last bool) *packet.Packet {
 	outHL := proto.IPv4MinHeaderLen + f.optsLen
 	q := f.newPacket(ctx, outHL+len(chunk))
 	q.Anno = orig.Anno
@@ -147,7 +153,6 @@ func (f *IPFragmenter) laterFragment(ctx *core.Ctx, orig *packet.Packet, ip, chu
 	copy(h[outHL:], chunk)
 	h[0] = 0x40 | byte(outHL>>2)
 	proto.Put16(h, proto.IPOffLen, uint16(outHL+len(chunk)))
-	frag := proto.U16(ip, proto.IPOffFrag)
 	mf := frag & proto.IPFlagMF // the original's MF survives on its last piece
 	if !last {
 		mf = proto.IPFlagMF
@@ -218,7 +223,7 @@ func init() {
 			Summary:  "fragments IPv4 packets longer than MTU",
 			Description: "IPv4 datagrams (located by the IP header annotation, as set by CheckIPHeader or " +
 				"MarkIPHeader) whose total length exceeds MTU are split into fragments of at most MTU bytes " +
-				"with payloads in multiples of 8. The first fragment is the original packet trimmed (link " +
+				"with payloads in multiples of 8, emitted in order, first fragment first (as in Click). The first fragment is the original packet trimmed (link " +
 				"header kept); later fragments are new packets holding only the IP header, with only the " +
 				"options whose \"copied\" bit is set (RFC 791), and the payload piece. Every fragment gets " +
 				"a correct header checksum; annotations are copied.\n\n" +

@@ -52,8 +52,10 @@ rewritten source and identifier match the reply mapping, are rewritten
 back to the original host and identifier and leave on ROUT. A request
 that matches an existing mapping (on any input) is rewritten the same
 way. Echo replies without a mapping, other ICMP types, other protocols
-and non-first fragments are passed unchanged by a 'pass' spec and dropped
-otherwise (the legacy form sends them to output 1 if it exists).
+and fragments (first fragments too: a fragmented echo cannot be
+translated, its later fragments carry no identifier) are passed
+unchanged by a 'pass' spec and dropped otherwise (the legacy form sends
+them to output 1 if it exists).
 
 The legacy form ICMPPingRewriter(SRC, DST) (one input) is the spec
 'pattern SRC - DST - 0 0'; either may be '-'.
