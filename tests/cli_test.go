@@ -361,3 +361,19 @@ func TestCheckHintsForTypos(t *testing.T) {
 		}
 	}
 }
+
+// flowbox check reports arguments that name elements or handlers that do
+// not exist (core.Resolver), not only flowbox run.
+func TestCheckResolvesNames(t *testing.T) {
+	for _, c := range []struct{ conf, want string }{
+		{"InfiniteSource(LIMIT 3) -> c :: Counter(COUNT_CALL 3 nosuch.h) -> Discard", "COUNT_CALL: No element named 'nosuch'"},
+		{"InfiniteSource(LIMIT 3) -> c :: Counter(COUNT_CALL 3 c.count) -> Discard", "COUNT_CALL: handler 'c.count' is not writable"},
+		{"InfiniteSource(LIMIT 3, END_CALL d.nope) -> d :: Discard", "END_CALL: No handler named 'd.nope'"},
+		{"i :: ICMPRewriter(nosuch) -> Discard; Idle -> i", `MAPS: no element named "nosuch"`},
+	} {
+		_, errs, code := flowbox(t, "", "check", "-e", c.conf)
+		if code != 1 || !strings.Contains(errs, c.want) || !strings.Contains(errs, "<expr>:1:") {
+			t.Errorf("check %q: exit %d, stderr %q, want %q at a position", c.conf, code, errs, c.want)
+		}
+	}
+}

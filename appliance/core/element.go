@@ -60,6 +60,15 @@ type Initializer interface {
 	Initialize(r Router) error
 }
 
+// Resolver is implemented by elements whose arguments name other elements
+// or handlers (COUNT_CALL, END_CALL, ICMPRewriter's MAPS). Resolve checks
+// those names once every element is configured and connected, acquiring
+// nothing, so that `flowbox check` reports them too; it runs before
+// Initialize, which may rely on it having passed.
+type Resolver interface {
+	Resolve(r Router) error
+}
+
 // Pusher accepts pushed batches on its push inputs.
 type Pusher interface {
 	Push(ctx *Ctx, port int, b *packet.Batch)

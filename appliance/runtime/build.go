@@ -105,6 +105,9 @@ func Build(g *lang.Graph, opt BuildOptions) (*Router, error) {
 		}
 	}
 	r.sched.assign()
+	if r.resolve(); len(r.errs) > 0 {
+		return nil, r.errList()
+	}
 	if !opt.SkipInitialize {
 		r.initialize()
 		if len(r.errs) > 0 {
@@ -234,6 +237,29 @@ func safeConfigure(c core.Configurer, config string) (err error) {
 		}
 	}()
 	return c.Configure(core.NewArgs(config))
+}
+
+// resolve lets elements check the names their arguments refer to
+// (core.Resolver): every error is reported, positioned at its element.
+func (r *Router) resolve() {
+	for _, n := range r.Nodes {
+		rs, ok := n.Elem.(core.Resolver)
+		if !ok {
+			continue
+		}
+		if err := safeResolve(rs, r); err != nil {
+			r.errorf(n.Decl.Pos, "%s: %v", n.describe(), err)
+		}
+	}
+}
+
+func safeResolve(rs core.Resolver, r *Router) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("internal error while resolving names: %v", p)
+		}
+	}()
+	return rs.Resolve(r)
 }
 
 func (r *Router) initialize() {

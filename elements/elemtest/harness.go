@@ -136,6 +136,11 @@ func Build(t testing.TB, class, config string, o Options) (*Harness, error) {
 		}
 	}
 	b.SetRouter(h.Router)
+	if rs, ok := e.(core.Resolver); ok {
+		if err := rs.Resolve(h.Router); err != nil {
+			return nil, err
+		}
+	}
 	if in, ok := e.(core.Initializer); ok {
 		if err := in.Initialize(h.Router); err != nil {
 			return nil, err

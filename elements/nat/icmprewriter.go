@@ -98,21 +98,40 @@ func (r *ICMPRewriter) Configure(a *core.Args) error {
 	return nil
 }
 
+// Resolve checks that MAPS names rewriters (before Initialize, so that
+// `flowbox check` reports a wrong name).
+func (r *ICMPRewriter) Resolve(rt core.Router) error {
+	for _, n := range r.names {
+		if _, err := r.rewriter(rt, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Initialize resolves the rewriters.
 func (r *ICMPRewriter) Initialize(rt core.Router) error {
 	r.maps = r.maps[:0]
 	for _, n := range r.names {
-		e := rt.Find(r, n)
-		if e == nil {
-			return fmt.Errorf("MAPS: no element named %q", n)
-		}
-		o, ok := e.(rewriterOwner)
-		if !ok {
-			return fmt.Errorf("MAPS: %s is %v", n, errNoRewriter)
+		o, err := r.rewriter(rt, n)
+		if err != nil {
+			return err
 		}
 		r.maps = append(r.maps, o.engine())
 	}
 	return nil
+}
+
+func (r *ICMPRewriter) rewriter(rt core.Router, name string) (rewriterOwner, error) {
+	e := rt.Find(r, name)
+	if e == nil {
+		return nil, fmt.Errorf("MAPS: no element named %q", name)
+	}
+	o, ok := e.(rewriterOwner)
+	if !ok {
+		return nil, fmt.Errorf("MAPS: %s is %v", name, errNoRewriter)
+	}
+	return o, nil
 }
 
 // Process translates the batch in place; what is not translated moves to

@@ -134,13 +134,18 @@ func (d *FromDump) Configure(a *core.Args) error {
 	return nil
 }
 
-func (d *FromDump) Initialize(r core.Router) error {
+// Resolve checks that END_CALL names a write handler.
+func (d *FromDump) Resolve(r core.Router) error {
 	if d.endCall != "" {
 		h, _, _ := strings.Cut(d.endCall, " ")
 		if err := core.CheckWriteHandler(r, d, h); err != nil {
 			return fmt.Errorf("END_CALL: %w", err)
 		}
 	}
+	return nil
+}
+
+func (d *FromDump) Initialize(r core.Router) error {
 	if d.NOutputs() > 0 && d.Output(0).Kind == core.Push {
 		d.ScheduleTask()
 	}

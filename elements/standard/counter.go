@@ -99,7 +99,8 @@ func (c *Counter) Configure(a *core.Args) error {
 
 // Initialize checks that the COUNT_CALL and BYTE_COUNT_CALL handlers exist
 // and are writable (Click rejects the configuration otherwise).
-func (c *Counter) Initialize(r core.Router) error {
+// Resolve checks that COUNT_CALL and BYTE_COUNT_CALL name write handlers.
+func (c *Counter) Resolve(r core.Router) error {
 	if err := c.countCall.check(r, c); err != nil {
 		return fmt.Errorf("COUNT_CALL: %w", err)
 	}

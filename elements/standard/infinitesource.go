@@ -112,13 +112,18 @@ func (e *InfiniteSource) Configure(a *core.Args) error {
 	return nil
 }
 
-func (e *InfiniteSource) Initialize(r core.Router) error {
+// Resolve checks that END_CALL names a write handler.
+func (e *InfiniteSource) Resolve(r core.Router) error {
 	if e.endCall != "" {
 		h, _, _ := strings.Cut(e.endCall, " ")
 		if err := core.CheckWriteHandler(r, e, h); err != nil {
 			return fmt.Errorf("END_CALL: %w", err)
 		}
 	}
+	return nil
+}
+
+func (e *InfiniteSource) Initialize(r core.Router) error {
 	e.out = e.Output(0)
 	if e.out.Kind != core.Pull {
 		e.ScheduleTask()
