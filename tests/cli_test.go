@@ -370,10 +370,20 @@ func TestCheckResolvesNames(t *testing.T) {
 		{"InfiniteSource(LIMIT 3) -> c :: Counter(COUNT_CALL 3 c.count) -> Discard", "COUNT_CALL: handler 'c.count' is not writable"},
 		{"InfiniteSource(LIMIT 3, END_CALL d.nope) -> d :: Discard", "END_CALL: No handler named 'd.nope'"},
 		{"i :: ICMPRewriter(nosuch) -> Discard; Idle -> i", `MAPS: no element named "nosuch"`},
+		{"Idle -> ToDump(/tmp/fbx-never-created.pcap, USE_ENCAP_FROM nosuch)", `USE_ENCAP_FROM: "nosuch" is not a FromDump element`},
 	} {
 		_, errs, code := flowbox(t, "", "check", "-e", c.conf)
 		if code != 1 || !strings.Contains(errs, c.want) || !strings.Contains(errs, "<expr>:1:") {
 			t.Errorf("check %q: exit %d, stderr %q, want %q at a position", c.conf, code, errs, c.want)
 		}
+	}
+	// flowbox run fails the same way, before ToDump creates its file.
+	os.Remove("/tmp/fbx-never-created.pcap")
+	if _, _, code := flowbox(t, "", "run", "-e", "Idle -> ToDump(/tmp/fbx-never-created.pcap, USE_ENCAP_FROM nosuch)"); code != 1 {
+		t.Errorf("run with a bad USE_ENCAP_FROM: exit %d", code)
+	}
+	if _, err := os.Stat("/tmp/fbx-never-created.pcap"); err == nil {
+		os.Remove("/tmp/fbx-never-created.pcap")
+		t.Error("a run that failed its configuration created the ToDump file")
 	}
 }

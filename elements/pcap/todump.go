@@ -74,19 +74,26 @@ func encapLinkType(s string) (layers.LinkType, error) {
 
 // Initialize creates the file (not Configure: `flowbox check` must not
 // touch the file system), resolves USE_ENCAP_FROM and writes the header.
+// Resolve takes the link type from the USE_ENCAP_FROM elements (before
+// Initialize creates the file, and under flowbox check).
+func (d *ToDump) Resolve(r core.Router) error {
+	if d.useEncapFrom == "" {
+		return nil
+	}
+	link, err := d.encapFrom(r)
+	if err != nil {
+		return err
+	}
+	d.link = link
+	return nil
+}
+
 func (d *ToDump) Initialize(r core.Router) error {
 	f, err := os.Create(d.filename)
 	if err != nil {
 		return fmt.Errorf("FILE: %v", err)
 	}
 	d.f = f
-	if d.useEncapFrom != "" {
-		link, err := d.encapFrom(r)
-		if err != nil {
-			return err
-		}
-		d.link = link
-	}
 	if d.Input(0).Kind == core.Pull && d.NOutputs() == 0 {
 		d.ScheduleTask()
 	}

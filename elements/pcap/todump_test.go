@@ -122,6 +122,9 @@ func TestToDumpUseEncapFrom(t *testing.T) {
 		t.Fatal(err)
 	}
 	td.Core().SetRouter(fd.Router)
+	if err := td.(core.Resolver).Resolve(fd.Router); err != nil {
+		t.Fatal(err)
+	}
 	if err := td.(core.Initializer).Initialize(fd.Router); err != nil {
 		t.Fatal(err)
 	}
