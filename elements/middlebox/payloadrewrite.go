@@ -41,11 +41,16 @@ func (f *rwFlow) newSeq(seq uint32) uint32 {
 	return seq + uint32(f.delta)
 }
 
+// newAck maps an acknowledgment (receiver's space) back to the sender's.
+// The end of the rewritten data is trigger+delta in the receiver's space:
+// an ack at or after it takes delta, one before it oldDelta. (Testing
+// ack-oldDelta against trigger instead maps the ack of a segment that
+// shrank to before its end: the sender never sees its data acknowledged.)
 func (f *rwFlow) newAck(ack uint32) uint32 {
-	if s := ack - uint32(f.oldDelta); seqLess(s, f.trigger) {
+	if s := ack - uint32(f.delta); !seqLess(s, f.trigger) {
 		return s
 	}
-	return ack - uint32(f.delta)
+	return ack - uint32(f.oldDelta)
 }
 
 func init() {
