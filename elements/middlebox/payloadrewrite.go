@@ -211,13 +211,19 @@ func (r *PayloadRewrite) forward(ctx *core.Ctx, p *packet.Packet, s seg) {
 			f = r.account(key, f, seq+uint32(plen), int32(grow))
 		}
 	}
+	modified := n > 0
 	if f != nil {
-		set32(s.tcp, proto.TCPOffSeq, tcpSum(&s), f.newSeq(seq))
+		if ns := f.newSeq(seq); ns != seq {
+			set32(s.tcp, proto.TCPOffSeq, tcpSum(&s), ns)
+			modified = true
+		}
 	}
 	if n > 0 {
 		fixAllSums(&s)
 	}
-	r.changed++
+	if modified {
+		r.changed++ // count: packets modified, not every segment of a tracked flow
+	}
 }
 
 // account records a length change ending at sequence number end.

@@ -31,3 +31,27 @@ func TestPayloadRewriteShrinkAck(t *testing.T) {
 		}
 	}
 }
+
+// count is the packets modified: a retransmission of data from before the
+// rewrite, in a tracked flow, leaves its sequence number as it was and is
+// not counted.
+func TestPayloadRewriteCountsModifiedOnly(t *testing.T) {
+	d := defSpec()
+	d.ackf = true
+	d.seq = 2000
+	d.payload = []byte("PORT 10,0,0,1,4,5\r\n")
+	early := defSpec()
+	early.ackf = true
+	early.seq = 1000 // before the rewritten segment: delta 0
+	early.payload = []byte("USER x\r\n")
+	h, out := run(t, "PayloadRewrite", `"PORT 10,0,0,1,", "P"`, 2, 0, d.build(t), early.build(t))
+	if len(out) != 2 {
+		t.Fatalf("%d packets out", len(out))
+	}
+	if _, tcp := decode(t, out[1]); tcp.Seq != 1000 {
+		t.Fatalf("early segment's seq %d, want 1000 unchanged", tcp.Seq)
+	}
+	if got := h.Read("count"); got != "1" {
+		t.Fatalf("count %s, want 1 (only the rewritten segment)", got)
+	}
+}
