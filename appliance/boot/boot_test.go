@@ -13,7 +13,14 @@ func TestDecodeErrorsNameFileLineKey(t *testing.T) {
 	for _, c := range []struct{ doc, want string }{
 		{"profile = \"x\"\n[graph]\nfilez = [\"a\"]\n", `b.toml:3: graph.filez: unknown key (did you mean "files"?)`},
 		{"[graph]\nfiles = [\"a\"]\nthreads = \"two\"\n", "b.toml:3: graph.threads: wrong type: want an integer, got a TOML string"},
-		{"[[interface]]\nname = \"a\"\n[[interface]]\nname = \"b\"\nmtu = true\n", "b.toml:5: interface.mtu: wrong type: want an integer, got a TOML boolean"},
+		{"[[interface]]\nname = \"a\"\n[[interface]]\nname = \"b\"\nmtu = true\n", "b.toml:5: interface[1].mtu: wrong type: want an integer, got a TOML boolean"},
+		{"[[interface]]\nname = \"a\"\n[[interface]]\nname = \"b\"\nmtuu = 1500\n", `b.toml:5: interface[1].mtuu: unknown key (did you mean "mtu"?)`},
+		{"[[probe]]\nname = \"p\"\nevery = \"-1m\"\n", `b.toml:3: probe[0].every: negative duration "-1m"`},
+		// Durations must be strings: an integer names the line and key.
+		{"[lkg]\npromote_after = 30\n", `b.toml:2: lkg.promote_after: wrong type: want a duration string such as "30s", got a TOML integer`},
+		{"[[probe]]\nname = \"a\"\n[[probe]]\nname = \"b\"\nevery = 300\n", `b.toml:5: probe[1].every: wrong type: want a duration string such as "30s", got a TOML integer`},
+		// [interface] (one table) instead of [[interface]] is an error, not a silent single interface.
+		{"[graph]\nfiles = [\"a\"]\n[interface]\nname = \"eth0\"\n", "b.toml:3: interface: wrong type: [interface] is an array of tables: write [[interface]]"},
 		{"[hooks]\nbudget = \"soon\"\n", `b.toml:2: hooks.budget: invalid duration "soon"`},
 		{"[graph\n", "b.toml:1: expected ']'"},
 		{"colour = 1\n", "b.toml:1: colour: unknown key (known: control, graph, hooks, interface, lkg, log, probe, profile)"},

@@ -349,6 +349,9 @@ func indexPositions(doc []byte) positions {
 // syntax errors come back as Errors at FILE:LINE naming the key. It does
 // not check values or referenced files (Validate and Load do).
 func Decode(file string, doc []byte) (*Config, positions, error) {
+	if errs := checkShapes(file, doc); len(errs) > 0 {
+		return nil, nil, errs
+	}
 	var c Config
 	d := toml.NewDecoder(bytes.NewReader(doc)).DisallowUnknownFields()
 	err := d.Decode(&c)
@@ -360,20 +363,115 @@ func Decode(file string, doc []byte) (*Config, positions, error) {
 	var de *toml.DecodeError
 	switch {
 	case errors.As(err, &strict):
+		pos := indexPositions(doc)
 		for i := range strict.Errors {
 			e := &strict.Errors[i]
 			line, _ := e.Position()
-			errs = append(errs, &Error{File: file, Line: line, Key: strings.Join(e.Key(), "."),
+			errs = append(errs, &Error{File: file, Line: line, Key: arrayKey(pos, e.Key(), line),
 				Msg: "unknown key" + suggestKey(e.Key())})
 		}
 	case errors.As(err, &de):
 		line, _ := de.Position()
-		errs = append(errs, &Error{File: file, Line: line, Key: strings.Join(de.Key(), "."),
+		errs = append(errs, &Error{File: file, Line: line, Key: arrayKey(indexPositions(doc), de.Key(), line),
 			Msg: cleanTOMLMessage(de.Error())})
 	default:
 		errs = append(errs, &Error{File: file, Msg: cleanTOMLMessage(err.Error())})
 	}
 	return nil, nil, errs
+}
+
+// arrayTables are the boot file's arrays of tables ([[interface]], [[probe]]).
+var arrayTables = map[string]bool{"interface": true, "probe": true}
+
+// arrayKey joins key, naming the element of an array of tables by its
+// index ("interface[1].mtu" rather than "interface.mtu"): the last
+// [[NAME]] header at or before line.
+func arrayKey(pos positions, key []string, line int) string {
+	k := strings.Join(key, ".")
+	if len(key) < 2 || !arrayTables[key[0]] || line <= 0 {
+		return k
+	}
+	idx := -1
+	for i := 0; ; i++ {
+		l, ok := pos[fmt.Sprintf("%s[%d]", key[0], i)]
+		if !ok || l > line {
+			break
+		}
+		idx = i
+	}
+	if idx < 0 {
+		return k
+	}
+	return fmt.Sprintf("%s[%d].%s", key[0], idx, strings.Join(key[1:], "."))
+}
+
+// durationKeys are the keys decoded as Duration.
+var durationKeys = map[string]bool{"hooks.budget": true, "lkg.promote_after": true, "probe.every": true}
+
+var tomlKinds = map[unstable.Kind]string{
+	unstable.String: "string", unstable.Integer: "integer", unstable.Float: "float",
+	unstable.Bool: "boolean", unstable.Array: "array", unstable.InlineTable: "inline table",
+	unstable.LocalDate: "date", unstable.LocalTime: "time", unstable.LocalDateTime: "datetime",
+	unstable.DateTime: "datetime",
+}
+
+// checkShapes finds what go-toml would accept silently or report without
+// a position: [interface] or [probe] written as a single table (they are
+// arrays of tables: [[interface]]), and durations that are not strings.
+// A syntax error is left to the decoder.
+func checkShapes(file string, doc []byte) Errors {
+	var errs Errors
+	var p unstable.Parser
+	p.Reset(doc)
+	lineOf := func(r unstable.Range) int { return p.Shape(r).Start.Line }
+	keyOf := func(it unstable.Iterator) (string, unstable.Range) {
+		var parts []string
+		var r unstable.Range
+		for it.Next() {
+			n := it.Node()
+			parts = append(parts, string(n.Data))
+			if r.Length == 0 {
+				r = n.Raw
+			}
+		}
+		return strings.Join(parts, "."), r
+	}
+	table, counts := "", map[string]int{}
+	for p.NextExpression() {
+		e := p.Expression()
+		switch e.Kind {
+		case unstable.Table:
+			k, r := keyOf(e.Key())
+			table = k
+			if arrayTables[k] {
+				errs = append(errs, &Error{File: file, Line: lineOf(r), Key: k,
+					Msg: fmt.Sprintf("wrong type: [%s] is an array of tables: write [[%s]]", k, k)})
+			}
+		case unstable.ArrayTable:
+			k, _ := keyOf(e.Key())
+			table = k
+			counts[k]++
+		case unstable.KeyValue:
+			k, r := keyOf(e.Key())
+			full := k
+			if table != "" {
+				full = table + "." + k
+			}
+			v := e.Value()
+			if durationKeys[full] && v.Kind != unstable.String {
+				key := full
+				if n := counts[table]; arrayTables[table] && n > 0 {
+					key = fmt.Sprintf("%s[%d].%s", table, n-1, k)
+				}
+				errs = append(errs, &Error{File: file, Line: lineOf(r), Key: key,
+					Msg: fmt.Sprintf("wrong type: want a duration string such as \"30s\", got a TOML %s", tomlKinds[v.Kind])})
+			}
+		}
+	}
+	if p.Error() != nil {
+		return nil
+	}
+	return errs
 }
 
 var typeRe = regexp.MustCompile(`cannot decode TOML (\w+) into (?:a )?(?:Go )?(?:struct field \S+ of type )?(\S+)`)

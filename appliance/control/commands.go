@@ -357,7 +357,29 @@ func oneLine(err error) string {
 	if e, ok := err.(*lang.Error); ok {
 		return e.Pos.String() + ": " + e.Msg
 	}
-	return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", " ")
+	return joinLines(err.Error())
+}
+
+// joinLines makes one line of a multi-line error: the indented source
+// lines and carets under FILE:LINE:COL messages are dropped, and the
+// messages are joined with "; " (with " " after a line ending in ':').
+func joinLines(s string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
+		l = strings.TrimRight(l, "\r")
+		if strings.TrimSpace(l) == "" || (b.Len() > 0 && (l[0] == ' ' || l[0] == '\t')) {
+			continue
+		}
+		if b.Len() > 0 {
+			if strings.HasSuffix(b.String(), ":") {
+				b.WriteString(" ")
+			} else {
+				b.WriteString("; ")
+			}
+		}
+		b.WriteString(strings.TrimSpace(l))
+	}
+	return b.String()
 }
 
 func withNL(s string) string {
@@ -437,7 +459,13 @@ func cdCmd(c *Call) (string, error) {
 		return "", usageErr(c.Cmd)
 	}
 	d := c.Sess.Path(c.Args[0])
-	if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
+	if fi, err := os.Stat(d); err != nil {
+		msg := "cannot open"
+		if os.IsNotExist(err) {
+			msg = "no such directory"
+		}
+		return "", &Error{Code: CodeUnspecified, Msg: fmt.Sprintf("cd: %s: %s", c.Args[0], msg)}
+	} else if !fi.IsDir() {
 		return "", &Error{Code: CodeUnspecified, Msg: fmt.Sprintf("cd: %s: not a directory", c.Args[0])}
 	}
 	c.Sess.Dir = d

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,7 +33,7 @@ type fixture struct {
 	done   chan struct{}
 }
 
-func start(t *testing.T, conf string) *fixture {
+func start(t *testing.T, conf string, opts ...func(*Options)) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "conf.click")
@@ -48,7 +49,11 @@ func start(t *testing.T, conf string) *fixture {
 		t.Fatal(err)
 	}
 	rn := runtime.NewRunner(r, runtime.BuildOptions{Log: func(string) {}})
-	srv := NewServer(Options{Runner: rn, ConfigFile: file, Log: func(s string) { t.Log(s) }})
+	o := Options{Runner: rn, ConfigFile: file, Log: func(s string) { t.Log(s) }}
+	for _, f := range opts {
+		f(&o)
+	}
+	srv := NewServer(o)
 	f := &fixture{t: t, rn: rn, srv: srv, sock: filepath.Join(dir, "fb.sock"), dir: dir, done: make(chan struct{})}
 	if err := srv.ListenUnix(f.sock); err != nil {
 		t.Fatal(err)
@@ -653,5 +658,61 @@ func TestMetrics(t *testing.T) {
 		if !strings.Contains(string(body), w) {
 			t.Errorf("metrics lack %q", w)
 		}
+	}
+}
+
+// Click's ControlSocket takes command lines ended by CR, LF or CRLF
+// (reference/click.md §b); an oversized WRITEDATA is refused before its
+// body is sent.
+func TestLineTerminators(t *testing.T) {
+	f := start(t, pipeline)
+	c := f.dial()
+	c.send("READ c.class\rCHECKREAD c.count\r\nCHECKWRITE c.reset\n")
+	for _, want := range []string{"200 Read handler 'c.class' OK", "DATA 7", "", "200 Read handler 'c.count' OK", "200 Write handler 'c.reset' OK"} {
+		var got string
+		if want == "" {
+			buf := make([]byte, 7)
+			io.ReadFull(c.r, buf)
+			if string(buf) != "Counter" {
+				t.Errorf("c.class = %q", buf)
+			}
+			continue
+		}
+		if got = c.line(); got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	}
+	// A CR alone, then the LF in a later write: one terminator, not an
+	// empty command in between.
+	c.send("WRITEUNTIL q.capacity END\r")
+	time.Sleep(20 * time.Millisecond)
+	c.send("\n12\rEND\r\n")
+	if l := c.line(); l != "200 Write handler 'q.capacity' OK" {
+		t.Errorf("WRITEUNTIL with CR lines: %q", l)
+	}
+	c.expect("READ q.capacity", "200 Read handler 'q.capacity' OK")
+	if d := c.data(); d != "12" {
+		t.Errorf("capacity = %q, want 12", d)
+	}
+	c.send(fmt.Sprintf("WRITEDATA q.capacity %d\r\n", maxData+1))
+	if l := c.line(); l != "521 Data too big" {
+		t.Errorf("oversized WRITEDATA: %q", l)
+	}
+}
+
+// A broken configuration's error is one readable line: the source line
+// and caret under each FILE:LINE:COL message are left out.
+func TestConfigLoadErrorIsOneLine(t *testing.T) {
+	var reloaded atomic.Int32
+	f := start(t, "src :: InfiniteSource(BURST 4) -> c :: Counter -> d :: Discard;\n", func(o *Options) {
+		o.Reloaded = func(string, runtime.SwapReport) { reloaded.Add(1) }
+	})
+	c := f.dial()
+	err := fmt.Errorf("boot.toml:7: graph.files[0]: Click configuration r.click has errors:\nr.click:64:1: undeclared element 'bogus'\n    bogus ->\n    ^\nr.click:64:7: syntax error\n    bogus ->\n          ^")
+	if got, want := oneLine(err), "boot.toml:7: graph.files[0]: Click configuration r.click has errors: r.click:64:1: undeclared element 'bogus'; r.click:64:7: syntax error"; got != want {
+		t.Errorf("oneLine =\n%q\nwant\n%q", got, want)
+	}
+	if _, e := c.cmd("config load"); e != "" || reloaded.Load() != 1 {
+		t.Errorf("config load: %q, Reloaded called %d times", e, reloaded.Load())
 	}
 }

@@ -70,6 +70,10 @@ type Options struct {
 	Threads int
 	// Log receives server messages (default stderr).
 	Log func(string)
+	// Reloaded, when set, is called after every successful reload
+	// (`config load` or Reload, e.g. on SIGHUP) with the file and the
+	// swap report, before Reload returns.
+	Reloaded func(file string, rep runtime.SwapReport)
 }
 
 // Server serves the control protocols on any number of listeners.
@@ -267,20 +271,62 @@ func errCode(err error) int {
 	return CodeUnspecified
 }
 
+// lineReader reads protocol lines ended by CR, LF or CRLF (as Click's
+// ControlSocket accepts them).
+type lineReader struct {
+	*bufio.Reader
+	skipLF bool // the last line ended with a CR: a LF right after it belongs to it
+}
+
+// skipLFNow drops the LF of a CRLF whose CR ended the last line.
+func (r *lineReader) skipLFNow() {
+	if r.skipLF {
+		r.skipLF = false
+		if b, err := r.Peek(1); err == nil && b[0] == '\n' {
+			r.Discard(1)
+		}
+	}
+}
+
+// readLine returns the next line without its terminator.
+func (r *lineReader) readLine() (string, error) {
+	r.skipLFNow()
+	var b []byte
+	for {
+		c, err := r.ReadByte()
+		if err != nil {
+			return string(b), err
+		}
+		switch c {
+		case '\n':
+			return string(b), nil
+		case '\r':
+			if r.Buffered() > 0 {
+				if n, _ := r.Peek(1); n[0] == '\n' {
+					r.Discard(1)
+				}
+			} else {
+				r.skipLF = true
+			}
+			return string(b), nil
+		}
+		b = append(b, c)
+	}
+}
+
 // handle serves one connection.
 func (s *Server) handle(c net.Conn) {
-	br := bufio.NewReader(c)
+	br := &lineReader{Reader: bufio.NewReader(c)}
 	bw := bufio.NewWriter(c)
 	sess := &Session{srv: s, Dir: "."}
 	defer sess.close()
 	fmt.Fprintf(bw, "%s\r\n", Banner)
 	bw.Flush()
 	for {
-		line, err := br.ReadString('\n')
+		line, err := br.readLine()
 		if err != nil && line == "" {
 			return
 		}
-		line = strings.TrimRight(line, "\r\n")
 		if strings.TrimSpace(line) == "" {
 			continue
 		}
@@ -295,7 +341,7 @@ func (s *Server) handle(c net.Conn) {
 }
 
 // command executes one protocol line; it reports whether to close.
-func (s *Server) command(sess *Session, br *bufio.Reader, w io.Writer, line string) bool {
+func (s *Server) command(sess *Session, br *lineReader, w io.Writer, line string) bool {
 	verb, rest, _ := strings.Cut(strings.TrimLeft(line, " \t"), " ")
 	rest = strings.TrimLeft(rest, " \t")
 	upper := strings.ToUpper(verb)
@@ -378,7 +424,7 @@ func handlerErr(w io.Writer, kind, h string, err error) {
 }
 
 // handlerArgs parses "h args", "h n" + n bytes, or "h [term]" + lines.
-func (s *Server) handlerArgs(verb, rest string, br *bufio.Reader, w io.Writer) (string, string, bool) {
+func (s *Server) handlerArgs(verb, rest string, br *lineReader, w io.Writer) (string, string, bool) {
 	h, args, _ := strings.Cut(rest, " ")
 	if h == "" {
 		reply(w, CodeSyntax, "Wrong number of arguments")
@@ -392,11 +438,18 @@ func (s *Server) handlerArgs(verb, rest string, br *bufio.Reader, w io.Writer) (
 			return "", "", false
 		}
 		if n > maxData {
-			io.CopyN(io.Discard, br, int64(n))
+			// Answer at once (a client may wait for it before sending),
+			// then skip the body so that it is not read as commands.
 			reply(w, CodeTooBig, "Data too big")
+			if f, ok := w.(interface{ Flush() error }); ok {
+				f.Flush()
+			}
+			br.skipLFNow()
+			io.CopyN(io.Discard, br, int64(n))
 			return "", "", false
 		}
 		buf := make([]byte, n)
+		br.skipLFNow()
 		if _, err := io.ReadFull(br, buf); err != nil {
 			return "", "", false
 		}
@@ -408,18 +461,18 @@ func (s *Server) handlerArgs(verb, rest string, br *bufio.Reader, w io.Writer) (
 		}
 		var b strings.Builder
 		for {
-			l, err := br.ReadString('\n')
-			if strings.TrimRight(l, "\r\n") == term {
+			l, err := br.readLine()
+			if err == nil && l == term {
 				break
 			}
-			if b.Len()+len(l) > maxData {
+			if b.Len()+len(l)+1 > maxData {
 				reply(w, CodeTooBig, "Data too big")
 				return "", "", false
 			}
-			b.WriteString(l)
 			if err != nil {
 				return "", "", false
 			}
+			b.WriteString(l + "\n")
 		}
 		return h, b.String(), true
 	}
@@ -449,6 +502,9 @@ func (s *Server) Reload(file string) (runtime.SwapReport, error) {
 	}
 	s.file = file
 	s.taps.reapply()
+	if s.opt.Reloaded != nil {
+		s.opt.Reloaded(file, rep)
+	}
 	return rep, nil
 }
 

@@ -660,3 +660,41 @@ func TestTraceboxStationProfile(t *testing.T) {
 		t.Errorf("kernel address not removed on stop: %s", a)
 	}
 }
+
+// `config load` in the shell does what SIGHUP does (README, Boot and
+// firmware): reloading the repaired boot file makes it the running set,
+// so the box is no longer degraded and 'show boot' says so. 'show boot'
+// gives the reason of a failed boot, not just "has errors".
+func TestShellConfigLoadCommitsBootFile(t *testing.T) {
+	b := newBoxNS(t, "c")
+	cfgDir := t.TempDir()
+	bootFile := writeProfile(t, cfgDir)
+	click := filepath.Join(cfgDir, "router.click")
+	good, _ := os.ReadFile(click)
+	os.WriteFile(click, []byte("FromDevice($LAN) -> Nonsense -> Discard;\n"), 0o644)
+	ready := b.boot(t, bootFile, "--promote-after", "1s")
+	if !strings.Contains(ready, "degraded=true source=rescue") {
+		t.Fatalf("ready line: %s\n%s", ready, b.output())
+	}
+	if st := b.shell(t, "show boot"); !strings.Contains(st, "router.click has errors: ") || !strings.Contains(st, "router.click:1:") {
+		t.Errorf("show boot does not say why:\n%s", st)
+	}
+	// Still broken: one readable error line (no source lines or carets).
+	out, err := exec.Command(flowboxBin, "shell", "-s", b.socket, "-c", "config load").CombinedOutput()
+	if err == nil || strings.Count(string(out), "\n") != 1 || strings.Contains(string(out), "^") ||
+		!strings.Contains(string(out), "router.click has errors: "+click+":1:") {
+		t.Errorf("config load of the broken boot file: %v %q", err, out)
+	}
+	os.WriteFile(click, good, 0o644)
+	if out := b.shell(t, "config load"); !strings.Contains(out, "38 added") {
+		t.Errorf("config load: %s", out)
+	}
+	st := b.shell(t, "show boot")
+	if !strings.Contains(st, "state:       ok") || !strings.Contains(st, "profile:     router") || !strings.Contains(st, "running:     boot-file") {
+		t.Errorf("show boot after config load of the repaired boot file:\n%s", st)
+	}
+	b.waitFor(t, "flowbox: ready: profile=router elements=38 interfaces=eth0,eth1", 5*time.Second)
+	// The reloaded set is promoted to last-known-good as after SIGHUP.
+	b.waitFor(t, "last-known-good: saved profile router", 5*time.Second)
+	wantPing(t, b.h0, "10.0.2.2", 64, ipv4.ICMPTypeEchoReply, "10.0.2.2")
+}

@@ -454,3 +454,21 @@ func TestHelpListsEveryFlag(t *testing.T) {
 		}
 	}
 }
+
+// A failing `config load` prints one readable "error:" line: the
+// FILE:LINE:COL messages without the source lines and carets under them;
+// `cd` to a missing directory says so.
+func TestShellErrorsAreOneReadableLine(t *testing.T) {
+	a := run(t, conf)
+	bad := filepath.Join(a.dir, "bad.click")
+	os.WriteFile(bad, []byte("src :: InfiniteSource -> Discard;\nbogus ->\n"), 0o644)
+	_, errs, code := a.shell(t, "", "-c", "config load "+bad)
+	if code != 1 || strings.Count(errs, "\n") != 1 || !strings.HasPrefix(errs, "error: config load failed, running configuration unchanged: "+bad+":2:") ||
+		strings.Contains(errs, "^") || strings.Contains(errs, "  ") {
+		t.Errorf("config load of a broken file: exit %d, stderr %q", code, errs)
+	}
+	_, errs, code = a.shell(t, "", "-c", "cd "+filepath.Join(a.dir, "nope"))
+	if code != 1 || !strings.HasSuffix(errs, "nope: no such directory\n") {
+		t.Errorf("cd to a missing directory: exit %d, stderr %q", code, errs)
+	}
+}

@@ -209,6 +209,7 @@ type box struct {
 	gen     int // bumped at every set change (promotion timers check it)
 	source  boot.Source
 	reason  string
+	hup     bool // a SIGHUP reload is in progress (it logs for itself)
 }
 
 func newBox(f bootFlags) *box {
@@ -235,10 +236,19 @@ func (b *box) lkgDir(cfg *boot.Config) string {
 	return cfg.LKGDir()
 }
 
+// firstLine is the first message of a (multi-line) error: when that line
+// only announces what follows ("...router.click has errors:"), the first
+// of the following messages (not the source line and caret under it) is
+// added, so that 'show boot' says why.
 func firstLine(err error) string {
-	s := err.Error()
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
+	lines := strings.Split(strings.TrimSpace(err.Error()), "\n")
+	s := strings.TrimSpace(lines[0])
+	if strings.HasSuffix(s, ":") {
+		for _, l := range lines[1:] {
+			if strings.TrimSpace(l) != "" && l[0] != ' ' && l[0] != '\t' {
+				return s + " " + strings.TrimSpace(l)
+			}
+		}
 	}
 	return strings.TrimSuffix(s, ":")
 }
@@ -302,7 +312,7 @@ func (b *box) run() int {
 	}
 	b.srv = control.NewServer(control.Options{
 		Runner: runner, Load: b.reloadLoad, ConfigFile: b.f.file, Threads: max(cfg.Graph.Threads, 1),
-		Log: func(s string) { b.log.Infof("%s", s) },
+		Log: func(s string) { b.log.Infof("%s", s) }, Reloaded: b.reloaded,
 	})
 	sock := firstNonEmpty(b.f.socket, cfg.SocketPath())
 	if err := b.listen(sock); err != nil {
@@ -590,11 +600,35 @@ func (b *box) approve(name string, g *lang.Graph) error {
 	return nil
 }
 
+// reloaded is called by the control server after every successful
+// reload: a `config load` of the boot file in the shell makes the loaded
+// set the running one (profile, hooks, probes, LKG promotion, no longer
+// degraded) as SIGHUP does.
+func (b *box) reloaded(file string, rep runtime.SwapReport) {
+	b.commitPending()
+	b.publish() // element count after a reload of another Click file
+	b.mu.Lock()
+	hup := b.hup
+	b.mu.Unlock()
+	if hup {
+		return
+	}
+	b.log.Infof("config load %s: %d kept, %d added, %d removed", file, len(rep.Kept), len(rep.Added), len(rep.Removed))
+	st := boot.CurrentStatus()
+	b.log.Infof("ready: profile=%s elements=%d interfaces=%s", st.Profile, st.Elements, strings.Join(st.Interfaces, ","))
+}
+
 // reload is SIGHUP: re-read the boot file and swap the graph in.
 func (b *box) reload() {
 	b.log.Infof("SIGHUP: reloading %s", b.f.file)
 	start := time.Now()
+	b.mu.Lock()
+	b.hup = true
+	b.mu.Unlock()
 	rep, err := b.srv.Reload(b.f.file)
+	b.mu.Lock()
+	b.hup = false
+	b.mu.Unlock()
 	if err != nil {
 		b.log.Errorf("reload failed, running configuration unchanged:\n%v", err)
 		return
