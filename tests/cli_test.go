@@ -387,3 +387,16 @@ func TestCheckResolvesNames(t *testing.T) {
 		t.Error("a run that failed its configuration created the ToDump file")
 	}
 }
+
+// The reference boot file and every profile pass `boot --check --offline`
+// from the source tree (the README tells operators to check files so).
+func TestBootExampleAndProfilesCheck(t *testing.T) {
+	files, _ := filepath.Glob("../firmware/profiles/*/boot.toml")
+	files = append(files, "../firmware/boot.example.toml")
+	for _, f := range files {
+		out, errs, code := flowbox(t, "", "boot", "--check", "--offline", "-c", f)
+		if code != 0 || !strings.Contains(out+errs, "ok:") {
+			t.Errorf("boot --check --offline -c %s: exit %d\n%s%s", f, code, out, errs)
+		}
+	}
+}
