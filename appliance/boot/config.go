@@ -275,18 +275,6 @@ func indexPositions(doc []byte) positions {
 	counts := map[string]int{}
 	table := ""
 	lineOf := func(r unstable.Range) int { return p.Shape(r).Start.Line }
-	keyPath := func(it unstable.Iterator) (string, unstable.Range) {
-		var parts []string
-		var r unstable.Range
-		for it.Next() {
-			n := it.Node()
-			parts = append(parts, string(n.Data))
-			if r.Length == 0 {
-				r = n.Raw
-			}
-		}
-		return strings.Join(parts, "."), r
-	}
 	join := func(a, b string) string {
 		if a == "" {
 			return b
@@ -424,35 +412,23 @@ func checkShapes(file string, doc []byte) Errors {
 	var p unstable.Parser
 	p.Reset(doc)
 	lineOf := func(r unstable.Range) int { return p.Shape(r).Start.Line }
-	keyOf := func(it unstable.Iterator) (string, unstable.Range) {
-		var parts []string
-		var r unstable.Range
-		for it.Next() {
-			n := it.Node()
-			parts = append(parts, string(n.Data))
-			if r.Length == 0 {
-				r = n.Raw
-			}
-		}
-		return strings.Join(parts, "."), r
-	}
 	table, counts := "", map[string]int{}
 	for p.NextExpression() {
 		e := p.Expression()
 		switch e.Kind {
 		case unstable.Table:
-			k, r := keyOf(e.Key())
+			k, r := keyPath(e.Key())
 			table = k
 			if arrayTables[k] {
 				errs = append(errs, &Error{File: file, Line: lineOf(r), Key: k,
 					Msg: fmt.Sprintf("wrong type: [%s] is an array of tables: write [[%s]]", k, k)})
 			}
 		case unstable.ArrayTable:
-			k, _ := keyOf(e.Key())
+			k, _ := keyPath(e.Key())
 			table = k
 			counts[k]++
 		case unstable.KeyValue:
-			k, r := keyOf(e.Key())
+			k, r := keyPath(e.Key())
 			full := k
 			if table != "" {
 				full = table + "." + k
@@ -701,4 +677,19 @@ func parseMAC(s string) (net.HardwareAddr, error) {
 		return nil, fmt.Errorf("%q is not an Ethernet address (e.g. \"02:00:00:00:00:01\")", s)
 	}
 	return m, nil
+}
+
+// keyPath joins a TOML key's parts ("lkg.promote_after") and returns the
+// range of its first part (for its line).
+func keyPath(it unstable.Iterator) (string, unstable.Range) {
+	var parts []string
+	var r unstable.Range
+	for it.Next() {
+		n := it.Node()
+		parts = append(parts, string(n.Data))
+		if r.Length == 0 {
+			r = n.Raw
+		}
+	}
+	return strings.Join(parts, "."), r
 }
