@@ -10,26 +10,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"flowbox/tests/testbin"
 )
 
 var flowboxBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "flowbox-e2e")
-	if err != nil {
-		panic(err)
-	}
-	flowboxBin = filepath.Join(dir, "flowbox")
-	build := exec.Command("go", "build", "-o", flowboxBin, "flowbox/appliance/cmd/flowbox")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		os.Stderr.Write(out)
-		panic("building flowbox: " + err.Error())
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testbin.Main(m, testbin.Flowbox, &flowboxBin) }
 
 // flowbox runs the binary with a time limit and returns stdout, stderr
 // and the exit status.

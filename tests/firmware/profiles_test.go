@@ -24,6 +24,7 @@ import (
 	"golang.org/x/net/ipv4"
 
 	"flowbox/tests/netns/nsenv"
+	"flowbox/tests/testbin"
 )
 
 var (
@@ -33,22 +34,7 @@ var (
 
 func TestMain(m *testing.M) {
 	root, _ = filepath.Abs("../..")
-	dir, err := os.MkdirTemp("", "flowbox-fw-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	flowboxBin = filepath.Join(dir, "flowbox")
-	cmd := exec.Command("go", "build", "-o", flowboxBin, "./appliance/cmd/flowbox")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building flowbox: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testbin.Main(m, testbin.Flowbox, &flowboxBin)
 }
 
 // box is a namespace "r" with eth0 <-> h0 (10.0.1.2/24, gw 10.0.1.1) and

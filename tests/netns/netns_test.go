@@ -4,9 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,23 +13,12 @@ import (
 	"flowbox/appliance/packet"
 	"flowbox/appliance/rings"
 	"flowbox/tests/netns/nsenv"
+	"flowbox/tests/testbin"
 )
 
 var flowboxBin string
 
-func TestMain(m *testing.M) {
-	if nsenv.Available() == "" {
-		root, _ := filepath.Abs("../..")
-		flowboxBin = filepath.Join(root, "tmp", "flowbox")
-		cmd := exec.Command("go", "build", "-o", flowboxBin, "./appliance/cmd/flowbox")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "building flowbox: %v\n%s", err, out)
-			os.Exit(1)
-		}
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { testbin.Main(m, testbin.Flowbox, &flowboxBin) }
 
 // flowbox runs the binary with config inside ns until stop is called; stop
 // returns its combined output.

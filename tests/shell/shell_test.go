@@ -17,29 +17,15 @@ import (
 	"testing"
 	"time"
 
+	"flowbox/tests/testbin"
+
 	"github.com/creack/pty"
 )
 
 var flowboxBin string
 
-func TestMain(m *testing.M) {
-	// A world-readable directory: one test runs the binary as nobody.
-	dir, err := os.MkdirTemp("", "flowbox-shell-e2e")
-	if err != nil {
-		panic(err)
-	}
-	os.Chmod(dir, 0o755)
-	flowboxBin = filepath.Join(dir, "flowbox")
-	build := exec.Command("go", "build", "-o", flowboxBin, "flowbox/appliance/cmd/flowbox")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		os.Stderr.Write(out)
-		panic("building flowbox: " + err.Error())
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+// testbin.Main's directory is world-readable: one test runs the binary as nobody.
+func TestMain(m *testing.M) { testbin.Main(m, testbin.Flowbox, &flowboxBin) }
 
 // appliance is a background `flowbox run`.
 type appliance struct {

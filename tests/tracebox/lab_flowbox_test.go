@@ -22,6 +22,7 @@ import (
 
 	"flowbox/appliance/rings"
 	"flowbox/tests/netns/nsenv"
+	"flowbox/tests/testbin"
 )
 
 var (
@@ -34,11 +35,7 @@ var (
 func buildFlowbox(t *testing.T) string {
 	t.Helper()
 	flowboxOnce.Do(func() {
-		flowboxBin = filepath.Join(filepath.Dir(tbxBin), "flowbox")
-		out, err := exec.Command("go", "build", "-o", flowboxBin, "flowbox/appliance/cmd/flowbox").CombinedOutput()
-		if err != nil {
-			flowboxErr = fmt.Errorf("building flowbox: %v\n%s", err, out)
-		}
+		flowboxBin, flowboxErr = testbin.Build(filepath.Dir(tbxBin), "flowbox", testbin.Flowbox)
 	})
 	if flowboxErr != nil {
 		t.Fatal(flowboxErr)

@@ -12,13 +12,14 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"flowbox/tests/testbin"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -32,19 +33,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("TBX_HELPER") == "rfc792" {
 		os.Exit(rfc792Main())
 	}
-	dir, err := os.MkdirTemp("", "tbxbin")
-	if err != nil {
-		panic(err)
-	}
-	tbxBin = filepath.Join(dir, "tracebox")
-	out, err := exec.Command("go", "build", "-o", tbxBin, "flowbox/tracebox/cmd/tracebox").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "building tracebox: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testbin.Main(m, testbin.Tracebox, &tbxBin)
 }
 
 var labSeq atomic.Uint32

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"flowbox/tests/testbin"
 )
 
 var (
@@ -26,10 +28,7 @@ func flowbox(t *testing.T) string {
 			buildErr = err
 			return
 		}
-		bin = filepath.Join(dir, "flowbox")
-		if out, err := exec.Command("go", "build", "-o", bin, "flowbox/appliance/cmd/flowbox").CombinedOutput(); err != nil {
-			buildErr = errors.New(err.Error() + "\n" + string(out))
-		}
+		bin, buildErr = testbin.Build(dir, "flowbox", testbin.Flowbox)
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
