@@ -130,7 +130,6 @@ type xdpAttachment struct {
 	nl      *xdpNetlink
 	prog    *xdp.Program
 	hook    *xdpHook
-	flags   uint32 // XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE
 	mode    string // "xdp-native" / "xdp-generic"
 	entries int
 	refs    int
@@ -321,31 +320,7 @@ func xdpAttach(ifname string, ifindex, queue int, mode string, queues int) (*xdp
 		return nil, fmt.Errorf("%s: cannot load the XDP program (%v): check that the kernel has BPF and XDP support, or use METHOD PACKET", ifname, err)
 	}
 	a := &xdpAttachment{key: key, nl: nl, prog: prog, entries: entries, refs: 1, queues: map[int]bool{queue: true}}
-	fd := prog.Program.FD()
-	try := func(flags uint32) error {
-		h, err := attachXDPHook(nl, ifindex, fd, flags)
-		a.hook = h
-		return err
-	}
-	switch mode {
-	case "native":
-		a.flags, a.mode = unix.XDP_FLAGS_DRV_MODE, "xdp-native"
-		err = try(a.flags)
-	case "generic":
-		a.flags, a.mode = unix.XDP_FLAGS_SKB_MODE, "xdp-generic"
-		err = try(a.flags)
-	default:
-		a.flags, a.mode = unix.XDP_FLAGS_DRV_MODE, "xdp-native"
-		err = try(a.flags)
-		// No driver support (EOPNOTSUPP), or the driver refuses this
-		// configuration (veth: ERANGE for an MTU too large for native
-		// XDP, EINVAL): generic mode works on any device. Permission and
-		// "another program is attached" errors are not retried.
-		if err != nil && !xdpIsPerm(err) && !errors.Is(err, unix.EBUSY) && !errors.Is(err, unix.EEXIST) {
-			a.flags, a.mode = unix.XDP_FLAGS_SKB_MODE, "xdp-generic"
-			err = try(a.flags)
-		}
-	}
+	a.hook, a.mode, err = attachXDPInMode(nl, ifindex, prog.Program.FD(), mode)
 	if err != nil {
 		prog.Close()
 		nl.close()

@@ -46,6 +46,30 @@ func attachXDPHook(nl *xdpNetlink, ifindex, progFD int, flags uint32) (*xdpHook,
 	return h, nil
 }
 
+// attachXDPInMode attaches progFD in mode "native" or "generic", or with ""
+// natively where the driver can and generically otherwise. It returns the
+// hook and the mode in use ("xdp-native", "xdp-generic").
+func attachXDPInMode(nl *xdpNetlink, ifindex, progFD int, mode string) (*xdpHook, string, error) {
+	switch mode {
+	case "native":
+		h, err := attachXDPHook(nl, ifindex, progFD, unix.XDP_FLAGS_DRV_MODE)
+		return h, "xdp-native", err
+	case "generic":
+		h, err := attachXDPHook(nl, ifindex, progFD, unix.XDP_FLAGS_SKB_MODE)
+		return h, "xdp-generic", err
+	}
+	h, err := attachXDPHook(nl, ifindex, progFD, unix.XDP_FLAGS_DRV_MODE)
+	// No driver support (EOPNOTSUPP), or the driver refuses this
+	// configuration (veth: ERANGE for an MTU too large for native XDP,
+	// EINVAL): generic mode works on any device. Permission and "another
+	// program is attached" errors are not retried.
+	if err != nil && !xdpIsPerm(err) && !errors.Is(err, unix.EBUSY) && !errors.Is(err, unix.EEXIST) {
+		h, err = attachXDPHook(nl, ifindex, progFD, unix.XDP_FLAGS_SKB_MODE)
+		return h, "xdp-generic", err
+	}
+	return h, "xdp-native", err
+}
+
 // detach removes the program: closing the link, or (netlink) only if our
 // program is still the attached one.
 func (h *xdpHook) detach() error {

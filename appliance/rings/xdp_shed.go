@@ -53,8 +53,6 @@ type xdpShedder struct {
 	mem     []byte
 	on      *uint32
 	dropped *uint64
-	ifindex int
-	flags   uint32
 	mode    string // "xdp-native" or "xdp-generic"
 }
 
@@ -122,7 +120,7 @@ func releaseShedder(s *xdpShedder) error {
 // the driver can, else in generic mode.
 func newXDPShedder(ifname string, ifindex int) (*xdpShedder, error) {
 	xdpRaiseMemlock()
-	s := &xdpShedder{ifindex: ifindex}
+	s := &xdpShedder{}
 	var err error
 	if s.m, err = ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: shedValueSize, MaxEntries: 1, Flags: bpfFMmapable}); err != nil {
 		return nil, s.fail(ifname, "creating its map", err)
@@ -138,12 +136,7 @@ func newXDPShedder(ifname string, ifindex int) (*xdpShedder, error) {
 	if s.nl, err = newXDPNetlink(); err != nil {
 		return nil, s.fail(ifname, "opening netlink", err)
 	}
-	s.flags, s.mode = unix.XDP_FLAGS_DRV_MODE, "xdp-native"
-	s.hook, err = attachXDPHook(s.nl, ifindex, s.prog.FD(), s.flags)
-	if err != nil && !xdpIsPerm(err) && !errors.Is(err, unix.EBUSY) && !errors.Is(err, unix.EEXIST) {
-		s.flags, s.mode = unix.XDP_FLAGS_SKB_MODE, "xdp-generic"
-		s.hook, err = attachXDPHook(s.nl, ifindex, s.prog.FD(), s.flags)
-	}
+	s.hook, s.mode, err = attachXDPInMode(s.nl, ifindex, s.prog.FD(), "")
 	if err != nil {
 		return nil, s.fail(ifname, "attaching its program", err)
 	}
