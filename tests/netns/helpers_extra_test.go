@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -318,4 +319,20 @@ func waitFlow(t *testing.T, g, s rings.Port, probe func(pool *packet.Pool) *pack
 		}
 	}
 	return false
+}
+
+// udpEcho sends every datagram back to its sender until srv is closed,
+// counting them in served (if not nil).
+func udpEcho(srv *net.UDPConn, served *atomic.Int64) {
+	buf := make([]byte, 2048)
+	for {
+		n, from, err := srv.ReadFromUDP(buf)
+		if err != nil {
+			return
+		}
+		if served != nil {
+			served.Add(1)
+		}
+		srv.WriteToUDP(buf[:n], from)
+	}
 }

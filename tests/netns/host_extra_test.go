@@ -63,17 +63,7 @@ func TestHostTAP(t *testing.T) {
 	}))
 	defer srv.Close()
 	var served atomic.Int64
-	go func() {
-		buf := make([]byte, 2048)
-		for {
-			n, from, err := srv.ReadFromUDP(buf)
-			if err != nil {
-				return
-			}
-			served.Add(1)
-			srv.WriteToUDP(buf[:n], from)
-		}
-	}()
+	go udpEcho(srv, &served)
 
 	const tapArgs = "fbxrtap0, DST 10.254.10.1/24, ETHER 02:fb:00:00:0a:01"
 	cfg := fmt.Sprintf(`

@@ -291,16 +291,7 @@ rt[1] -> DecIPTTL -> Unstrip(14) -> EtherRewrite(%s, %s) -> ToDevice(db, METHOD 
 		return
 	}))
 	defer cli.Close()
-	go func() {
-		buf := make([]byte, 2048)
-		for {
-			n, from, err := srv.ReadFromUDP(buf)
-			if err != nil {
-				return
-			}
-			srv.WriteToUDP(buf[:n], from)
-		}
-	}()
+	go udpEcho(srv, nil)
 	buf := make([]byte, 2048)
 	// Wait for flowbox to come up: retry a warm-up datagram for 5s.
 	for i := 0; ; i++ {

@@ -79,16 +79,7 @@ rt[1] -> DecIPTTL -> Unstrip(14) -> EtherRewrite(%[3]s, %[4]s) -> ToDevice(db, M
 		return
 	}))
 	defer cli.Close()
-	go func() {
-		buf := make([]byte, 2048)
-		for {
-			n, from, err := srv.ReadFromUDP(buf)
-			if err != nil {
-				return
-			}
-			srv.WriteToUDP(buf[:n], from)
-		}
-	}()
+	go udpEcho(srv, nil)
 	csumErrs := func() string {
 		s, _ := nsenv.NS(h2, "nstat", "-az", "UdpInDatagrams", "UdpInCsumErrors", "TcpInCsumErrors", "IpInReceives")
 		return s
