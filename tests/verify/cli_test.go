@@ -2,7 +2,6 @@ package verify_test
 
 import (
 	"encoding/json"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,16 +45,8 @@ func TestMain(m *testing.M) {
 
 func run(t *testing.T, args ...string) (string, int) {
 	t.Helper()
-	cmd := exec.Command(flowbox(t), append([]string{"verify"}, args...)...)
-	out, err := cmd.Output()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return string(out), code
+	out, _, code := runErr(t, args...)
+	return out, code
 }
 
 func TestCLI(t *testing.T) {
